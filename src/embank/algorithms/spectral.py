@@ -1,0 +1,216 @@
+"""Fast spectral embeddings of a graph (ProNE / NetMF family), numpy and scipy only.
+
+Three methods share one entry point:
+
+- ``eigen``: top eigenvectors of the degree-regularised normalised adjacency
+  ``D_tau^-1/2 A D_tau^-1/2`` with ``D_tau = D + tau``, scaled by ``sqrt(|eigenvalue|)``.
+- ``prone``: ProNE (Zhang et al., IJCAI 2019), sparse factorisation then Chebyshev
+  spectral propagation.
+- ``netmf``: NetMF (Qiu et al., WSDM 2018) for window ``T`` through the top eigenpairs;
+  dense n x n, so limited to 50,000 nodes.
+
+Directed graphs are symmetrised as ``(A + A.T) / 2`` first: every method needs a
+symmetric operator. Column signs are fixed (largest-|value| entry positive) so a fit is
+reproducible and does not depend on the solver's arbitrary sign choice.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from pydantic import Field
+from scipy.sparse.linalg import eigsh
+from scipy.special import iv
+from sklearn.utils.extmath import randomized_svd
+
+from embank.algorithms.base import Algorithm, AlgorithmParams
+from embank.data.graph import Dataset
+from embank.errors import ValidationError
+from embank.progress import Progress, Task
+from embank.vector_table import VectorTable
+
+__all__ = ["Spectral"]
+
+NETMF_MAX_NODES = 50_000
+# Below this size (or for many eigenpairs) a dense solver is faster and more robust than ARPACK.
+_DENSE_MAX_NODES = 500
+# ProNE's setting; more power iterations buy little on sparse graphs.
+_SVD_N_ITER = 5
+
+
+class Spectral(Algorithm):
+    """Spectral graph embedding; see the module docstring for the methods."""
+
+    name = "spectral"
+
+    class Params(AlgorithmParams):
+        method: Literal["eigen", "prone", "netmf"] = Field(
+            "eigen", description="eigen (fastest, default), prone, or netmf (<= 50,000 nodes)."
+        )
+        tau: float = Field(
+            1.0, ge=0, description="eigen: degree regulariser added to every degree."
+        )
+        scale: Literal["eigenvalue", "none"] = Field(
+            "eigenvalue", description="eigen: scale eigenvectors by sqrt(|eigenvalue|) or not."
+        )
+        order: int = Field(10, ge=1, le=100, description="prone: Chebyshev expansion order.")
+        mu: float = Field(0.2, description="prone: centre of the band-pass spectral filter.")
+        theta: float = Field(0.5, gt=0, description="prone: width of the spectral filter.")
+        window: int = Field(10, ge=1, le=100, description="netmf: context window size T.")
+        rank: int = Field(256, ge=1, description="netmf: eigenpairs used to approximate M.")
+
+    params: Params
+
+    def fit(self, dataset: Dataset, progress: Progress | None = None) -> Self:
+        """Embed ``dataset.graph``; raises :class:`ValidationError` if dim >= n_nodes."""
+        graph = dataset.graph
+        p = self.params
+        n_nodes = graph.n_nodes
+        if p.dim >= n_nodes:
+            raise ValidationError(
+                f"dim {p.dim} must be smaller than the number of nodes {n_nodes}; lower dim"
+            )
+        if p.method == "netmf" and n_nodes > NETMF_MAX_NODES:
+            raise ValidationError(
+                f"method netmf builds a dense n x n matrix and accepts at most "
+                f"{NETMF_MAX_NODES:,} nodes, this graph has {n_nodes:,}: use method eigen"
+            )
+        adjacency = sp.csr_matrix(graph.adjacency, dtype=np.float64)
+        if graph.directed:
+            adjacency = ((adjacency + adjacency.T) / 2).tocsr()
+        rng = np.random.default_rng(p.seed)
+        with self._progress(progress).task(f"spectral ({p.method})", total=2) as task:
+            if p.method == "eigen":
+                vectors = self._eigen(adjacency, rng, task)
+            elif p.method == "prone":
+                vectors = self._prone(adjacency, task)
+            else:
+                vectors = self._netmf(adjacency, rng, task)
+        vectors = _fix_signs(vectors).astype(np.float32)
+        self.embeddings_ = VectorTable.single_entity(graph.entity, graph.index_to_key, vectors)
+        return self
+
+    def _eigen(self, adjacency: sp.csr_matrix, rng: np.random.Generator, task: Task) -> np.ndarray:
+        p = self.params
+        degrees = np.asarray(adjacency.sum(axis=1)).ravel() + p.tau
+        operator = _sym_normalize(adjacency, degrees)
+        task.advance()
+        values, vectors = _top_eigenpairs(operator, p.dim, rng)
+        task.advance()
+        if p.scale == "eigenvalue":
+            vectors = vectors * np.sqrt(np.abs(values))
+        return vectors
+
+    def _prone(self, adjacency: sp.csr_matrix, task: Task) -> np.ndarray:
+        p = self.params
+        # Sparse factorisation: log p(j|i) - log of the 0.75-smoothed negative-sampling term.
+        transition = _row_normalize(adjacency)
+        negative = np.asarray(transition.sum(axis=0)).ravel() ** 0.75
+        negative /= negative.sum()
+        factor = transition.copy()
+        factor.data = _safe_log(transition.data) - _safe_log(negative[factor.indices])
+        u, s, _ = randomized_svd(factor, p.dim, n_iter=_SVD_N_ITER, random_state=p.seed)
+        base = _l2_normalize(u * np.sqrt(s))
+        task.advance()
+        return _l2_normalize(self._propagate(adjacency, base))
+
+    def _propagate(self, adjacency: sp.csr_matrix, base: np.ndarray) -> np.ndarray:
+        """ProNE's band-pass filter on the self-looped graph, as its reference code does."""
+        p = self.params
+        if p.order == 1:
+            return base
+        n = adjacency.shape[0]
+        looped = (adjacency + sp.identity(n, format="csr")).tocsr()
+        # M = L - mu I with L the random-walk Laplacian of the self-looped graph.
+        op = sp.identity(n, format="csr") * (1.0 - p.mu) - _row_normalize(looped)
+        lx0 = base
+        lx1 = 0.5 * (op @ (op @ base)) - base
+        conv = iv(0, p.theta) * lx0 - 2 * iv(1, p.theta) * lx1
+        for i in range(2, p.order):
+            lx2 = (op @ (op @ lx1) - 2 * lx1) - lx0
+            conv += (2 if i % 2 == 0 else -2) * iv(i, p.theta) * lx2
+            lx0, lx1 = lx1, lx2
+        filtered = looped @ (base - conv)
+        u, s, _ = scipy.linalg.svd(filtered, full_matrices=False, check_finite=False)
+        return u[:, : p.dim] * np.sqrt(s[: p.dim])
+
+    def _netmf(self, adjacency: sp.csr_matrix, rng: np.random.Generator, task: Task) -> np.ndarray:
+        p = self.params
+        n = adjacency.shape[0]
+        degrees = np.asarray(adjacency.sum(axis=1)).ravel()
+        values, vectors = _top_eigenpairs(
+            _sym_normalize(adjacency, degrees), min(p.rank, n - 1), rng
+        )
+        task.advance()
+        # DeepWalk filter: mean of lambda^1..lambda^T, negative parts dropped (NetMF eq. 12).
+        filtered = np.ones_like(values)
+        below = values < 1
+        x = values[below]
+        filtered[below] = x * (1 - x**p.window) / (1 - x) / p.window
+        filtered = np.maximum(filtered, 0)
+        inv_sqrt = _inv_sqrt(degrees)
+        factor = (inv_sqrt[:, None] * vectors) * np.sqrt(filtered)
+        # M = vol(G)/b * D^-1 U F U^T D^-1 with b = 1 negative; in place to hold one n x n.
+        dense = factor @ factor.T
+        dense *= degrees.sum()
+        np.maximum(dense, 1.0, out=dense)
+        np.log(dense, out=dense)
+        u, s, _ = randomized_svd(dense, p.dim, n_iter=_SVD_N_ITER, random_state=p.seed)
+        task.advance()
+        return u * np.sqrt(s)
+
+
+def _top_eigenpairs(
+    operator: sp.csr_matrix, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenpairs of a symmetric matrix, eigenvalues descending."""
+    n = operator.shape[0]
+    if n <= _DENSE_MAX_NODES or 4 * k >= n:
+        values, vectors = scipy.linalg.eigh(operator.toarray(), subset_by_index=[n - k, n - 1])
+    else:
+        # A seeded start vector makes ARPACK deterministic (its default is random).
+        v0 = rng.uniform(-1.0, 1.0, n)
+        values, vectors = eigsh(operator, k=k, which="LA", v0=v0)
+    order = np.argsort(values)[::-1]
+    return values[order], vectors[:, order]
+
+
+def _inv_sqrt(degrees: np.ndarray) -> np.ndarray:
+    """1/sqrt(d), with 0 for isolated nodes instead of a division by zero."""
+    out = np.zeros_like(degrees, dtype=np.float64)
+    positive = degrees > 0
+    out[positive] = 1.0 / np.sqrt(degrees[positive])
+    return out
+
+
+def _sym_normalize(adjacency: sp.csr_matrix, degrees: np.ndarray) -> sp.csr_matrix:
+    scale = sp.diags(_inv_sqrt(degrees))
+    return (scale @ adjacency @ scale).tocsr()
+
+
+def _row_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    sums = np.asarray(abs(matrix).sum(axis=1)).ravel()
+    inv = np.zeros_like(sums)
+    inv[sums > 0] = 1.0 / sums[sums > 0]
+    return (sp.diags(inv) @ matrix).tocsr()
+
+
+def _l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def _safe_log(values: np.ndarray) -> np.ndarray:
+    # Explicit zeros (or a zero-mass column) contribute log(1) = 0, as in ProNE.
+    return np.log(np.where(values > 0, values, 1.0))
+
+
+def _fix_signs(vectors: np.ndarray) -> np.ndarray:
+    """Flip each column so its largest-|value| entry is positive."""
+    rows = np.argmax(np.abs(vectors), axis=0)
+    signs = np.sign(vectors[rows, np.arange(vectors.shape[1])])
+    signs[signs == 0] = 1.0
+    return vectors * signs

@@ -1,0 +1,5 @@
+"""The pipeline that ties the stages together: select, fit, benchmark, gate, publish."""
+
+from embank.pipeline.run import RunResult, run_spec
+
+__all__ = ["RunResult", "run_spec"]

@@ -1,0 +1,127 @@
+"""``embank run``: select, fit, benchmark, gate and publish one version of a spec's table."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from embank._version import __version__
+from embank.algorithms import algorithms
+from embank.benchmarks import BenchmarkInputs, TaskResult, benchmarks
+from embank.benchmarks.gates import GateOutcome, evaluate_gates
+from embank.data.graph import Dataset
+from embank.data.select import select
+from embank.errors import GateFailedError, NotFoundError
+from embank.progress import NullProgress, Progress
+from embank.spec.load import LoadedSpec
+from embank.store.bank import Bank
+from embank.store.embedding import Embedding
+from embank.vector_table import VectorTable
+
+__all__ = ["RunResult", "run_spec"]
+
+
+@dataclass
+class RunResult:
+    table: str
+    embedding: Embedding | None  # None when gates stopped the publish or on a dry run
+    vectors: VectorTable
+    dataset: Dataset
+    results: list[TaskResult]
+    gates: list[GateOutcome]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_spec(
+    loaded: LoadedSpec,
+    bank: Bank | None,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Run the whole pipeline; ``bank=None`` stops before publish (a dry run).
+
+    Raises :class:`GateFailedError` naming each failing figure unless ``force``.
+    """
+    spec = loaded.spec
+    progress = progress or NullProgress()
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    dataset = select(spec.data, spec.select, loaded.base_dir, progress)
+    timings["select"] = time.perf_counter() - start
+
+    algorithm_cls = algorithms.get(spec.algorithm.name)
+    algorithm = algorithm_cls(spec.algorithm.params)
+    start = time.perf_counter()
+    vectors = algorithm.fit(dataset, progress).embeddings
+    timings["fit"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    inputs = BenchmarkInputs(labels=dataset.labels)
+    results = [
+        benchmarks.get(task)(params).run(vectors, inputs, progress)
+        for task, params in spec.benchmark_tasks()
+    ]
+    timings["benchmark"] = time.perf_counter() - start
+
+    previous = _previous_figures(bank, spec.table) if bank is not None else None
+    outcomes = evaluate_gates(spec.gates, results, previous)
+    failed = [o for o in outcomes if not o.passed]
+    if failed and not force:
+        raise GateFailedError(
+            "gate failed, nothing published: " + "; ".join(o.message for o in failed)
+        )
+    result = RunResult(spec.table, None, vectors, dataset, results, outcomes, timings)
+    if bank is None:
+        return result
+
+    lineage: dict[str, Any] = {
+        "data": dataset.lineage,
+        "select": spec.select.model_dump(mode="json"),
+        "algorithm": {
+            "name": spec.algorithm.name,
+            "params": algorithm.params.model_dump(mode="json"),
+            "deterministic": algorithm_cls.deterministic,
+        },
+        "gates": [{"gate": o.gate.text, "passed": o.passed, "value": o.value, "bound": o.bound}
+                  for o in outcomes],
+        "forced": bool(failed),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "spec_path": str(loaded.path) if loaded.path else None,
+    }
+    start = time.perf_counter()
+    with progress.task(f"publishing {spec.table}"):
+        result.embedding = bank.publish(
+            spec.table,
+            vectors,
+            metric=spec.publish.metric,
+            description=spec.description,
+            owner=spec.owner,
+            tags=spec.tags,
+            entities=spec.entities,
+            labels=dataset.labels,
+            results=results,
+            spec=spec.model_dump(mode="json"),
+            lineage=lineage,
+            aliases=spec.publish.aliases,
+            input_fingerprint=input_fingerprint(dataset, spec.model_dump(mode="json")),
+        )
+    timings["publish"] = time.perf_counter() - start
+    return result
+
+
+def input_fingerprint(dataset: Dataset, spec: dict[str, Any]) -> str:
+    """sha256 of the input data's fingerprints, the resolved spec and the code version."""
+    payload = {"data": dataset.lineage, "spec": spec, "code": __version__}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _previous_figures(bank: Bank, table: str) -> dict[str, float] | None:
+    try:
+        shown = bank.show(table)
+    except NotFoundError:
+        return None
+    return {f.figure: f.value for f in shown.benchmarks}

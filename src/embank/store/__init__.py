@@ -1,0 +1,16 @@
+"""The publish stage and the bank: registry, offline store, online store."""
+
+from embank.store.bank import Bank, open_bank
+from embank.store.embedding import Embedding
+from embank.store.models import FigureInfo, Neighbor, ShowResult, TableInfo, VersionInfo
+
+__all__ = [
+    "Bank",
+    "Embedding",
+    "FigureInfo",
+    "Neighbor",
+    "ShowResult",
+    "TableInfo",
+    "VersionInfo",
+    "open_bank",
+]

@@ -1,0 +1,235 @@
+"""One published version, read-only: keys, vectors, neighbours, and exports to other tools.
+
+Vectors are memory-mapped from the version's online files, so opening a version costs
+nothing until rows are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from embank.ann.exact import ExactIndex
+from embank.data.graph import Labels
+from embank.errors import NotFoundError, UsageError, ValidationError
+from embank.names import key_text
+from embank.store import files
+from embank.store.models import Neighbor, TableInfo, VersionInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Embedding"]
+
+Missing = Literal["raise", "zero", "nan"]
+
+
+class Embedding:
+    """A published version of a table: ``bank.get("ns/name@3")``."""
+
+    def __init__(self, table: TableInfo, version: VersionInfo, folder: Path) -> None:
+        self.table_info = table
+        self.version_info = version
+        self.folder = folder
+
+    def __repr__(self) -> str:
+        return f"<Embedding {self.name}@{self.version} rows={self.n_rows} dim={self.dim}>"
+
+    # -- identity ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.table_info.name
+
+    @property
+    def version(self) -> int:
+        return self.version_info.number
+
+    @property
+    def space_id(self) -> str:
+        return self.version_info.space_id
+
+    @property
+    def dim(self) -> int:
+        return self.version_info.dim
+
+    @property
+    def metric(self) -> str:
+        return self.table_info.metric
+
+    @property
+    def n_rows(self) -> int:
+        return self.version_info.n_rows
+
+    # -- rows -------------------------------------------------------------------------
+
+    @cached_property
+    def _key_columns(self) -> pa.Table:
+        return files.read_keys(self.folder)
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """Every key, in row order (sorted by entity, then key)."""
+        return np.asarray(self._key_columns.column("key").to_pylist(), dtype=object)
+
+    @cached_property
+    def entities(self) -> np.ndarray:
+        """The entity type of every row."""
+        column = self._key_columns.column("entity").combine_chunks()
+        if isinstance(column, pa.DictionaryArray):
+            column = column.dictionary_decode()
+        return np.asarray(column.to_pylist(), dtype=object)
+
+    @cached_property
+    def _matrix(self) -> np.ndarray:
+        return np.load(self.folder / files.ONLINE_VECTORS, mmap_mode="r", allow_pickle=False)
+
+    @cached_property
+    def _entity_ranges(self) -> dict[str, tuple[int, int]]:
+        # Rows are sorted by entity first, so each entity is one contiguous range.
+        ranges: dict[str, tuple[int, int]] = {}
+        for row, entity in enumerate(self.entities):
+            lo, _ = ranges.get(entity, (row, row))
+            ranges[entity] = (lo, row + 1)
+        return ranges
+
+    @cached_property
+    def _row_index(self) -> dict[tuple[str, str], int]:
+        return {(e, k): i for i, (e, k) in enumerate(zip(self.entities, self.keys, strict=True))}
+
+    def _entity_of(self, entity: str | None) -> str:
+        if entity is not None:
+            if entity not in self.table_info.entities:
+                raise NotFoundError(
+                    f"table {self.name!r} has no entity type {entity!r}; "
+                    f"it has {', '.join(self.table_info.entities)}"
+                )
+            return entity
+        if len(self.table_info.entities) > 1:
+            raise UsageError(
+                f"table {self.name!r} holds several entity types "
+                f"({', '.join(self.table_info.entities)}): pass entity=..."
+            )
+        return self.table_info.entities[0]
+
+    def rows(self, keys: Iterable[object], entity: str | None = None) -> np.ndarray:
+        """Row ids of ``keys`` (-1 where a key is not in the version)."""
+        entity = self._entity_of(entity)
+        index = self._row_index
+        return np.asarray([index.get((entity, key_text(k)), -1) for k in keys], dtype=np.int64)
+
+    def vectors(
+        self,
+        keys: Iterable[object],
+        entity: str | None = None,
+        normalize: bool = False,
+        missing: Missing = "raise",
+    ) -> np.ndarray:
+        """The vectors of ``keys`` (len(keys) x dim float32), in the order asked."""
+        keys = list(keys)
+        rows = self.rows(keys, entity)
+        absent = rows < 0
+        if absent.any() and missing == "raise":
+            unknown = [key_text(k) for k, a in zip(keys, absent, strict=True) if a][:5]
+            raise NotFoundError(
+                f"{int(absent.sum())} key(s) not in {self.name}@{self.version}, e.g. {unknown}; "
+                "pass missing='zero' or 'nan' to fill them"
+            )
+        if missing not in ("raise", "zero", "nan"):
+            raise UsageError(f"missing={missing!r}: use 'raise', 'zero' or 'nan'")
+        out = np.zeros((len(keys), self.dim), dtype=np.float32)
+        present = ~absent
+        out[present] = self._matrix[rows[present]]
+        if normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            np.divide(out, norms, out=out, where=norms > 0)
+        if missing == "nan":
+            out[absent] = np.nan
+        return out
+
+    # -- search -----------------------------------------------------------------------
+
+    @cached_property
+    def _index(self) -> ExactIndex:
+        return ExactIndex(self._matrix, self.metric)
+
+    def neighbors(
+        self,
+        key: object,
+        k: int = 10,
+        entity: str | None = None,
+        target: str | None = None,
+        exclude: Iterable[object] = (),
+    ) -> list[Neighbor]:
+        """The ``k`` rows most similar to ``key``, best first, not counting ``key`` itself.
+
+        ``entity`` is the key's entity type; ``target`` restricts results to one entity
+        type (e.g. items near a user); ``exclude`` drops keys of the target type.
+        """
+        entity = self._entity_of(entity)
+        row = self.rows([key], entity)[0]
+        if row < 0:
+            raise NotFoundError(f"key {key_text(key)!r} ({entity}) is not in {self.name}@{self.version}")
+        query = np.asarray(self._matrix[row], dtype=np.float32)
+        skip = {int(row)}
+        target_entity = target or entity
+        if exclude:
+            skip |= {int(r) for r in self.rows(exclude, target_entity) if r >= 0}
+        return self._search(query, k, target, skip)
+
+    def neighbors_by_vector(
+        self, vector: np.ndarray, k: int = 10, target: str | None = None
+    ) -> list[Neighbor]:
+        """The ``k`` rows most similar to ``vector``, best first."""
+        return self._search(np.asarray(vector, dtype=np.float32), k, target, set())
+
+    def _search(
+        self, query: np.ndarray, k: int, target: str | None, skip: set[int]
+    ) -> list[Neighbor]:
+        if k < 1:
+            raise ValidationError(f"k must be at least 1, got {k}")
+        if query.shape != (self.dim,):
+            raise ValidationError(f"query vector has shape {query.shape}, expected ({self.dim},)")
+        rows_range = self._entity_ranges[self._entity_of(target)] if target else None
+        found, scores = self._index.search(query[None, :], k, rows_range, [skip])
+        return [
+            Neighbor(entity=self.entities[r], key=self.keys[r], score=float(s))
+            for r, s in zip(found[0], scores[0], strict=True)
+            if r >= 0
+        ]
+
+    # -- whole-table access -----------------------------------------------------------
+
+    def to_numpy(self) -> np.ndarray:
+        """All vectors, n x dim float32, in row order (a read-only memory map)."""
+        return self._matrix
+
+    def to_arrow(self) -> pa.Table:
+        """entity, key, vector (FixedSizeList<float32>), in row order."""
+        return pq.read_table(self.folder / files.OFFLINE)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """entity, key and vector (one float32 array per row)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"entity": self.entities, "key": self.keys, "vector": list(np.asarray(self._matrix))}
+        )
+
+    def iter_batches(self, size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Row batches of the offline file, for tables larger than memory."""
+        yield from pq.ParquetFile(self.folder / files.OFFLINE).iter_batches(batch_size=size)
+
+    def labels(self) -> Labels | None:
+        """The labels published with this version (for benchmarks), if any."""
+        return files.read_labels(self.folder)
+
+    def verify(self) -> list[str]:
+        """Files whose checksum no longer matches the manifest; empty when intact."""
+        return files.verify_manifest(self.folder)

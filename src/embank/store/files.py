@@ -1,0 +1,167 @@
+"""The files of one version, written once into staging and never changed after.
+
+A version folder holds ``vectors.parquet`` (the offline store: entity, key, vector as
+FixedSizeList<float32>), the embedded online store (``online.keys.arrow`` + ``online.vectors.npy``,
+memory-mapped by readers), optional ``attributes.parquet`` (labels), and ``manifest.json``
+with the sha256 of every file, written last. Rows are sorted by (entity, key) bytewise and
+the row id is the position in every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from embank.data.graph import Labels
+from embank.errors import StorageError
+from embank.vector_table import VectorTable
+
+__all__ = [
+    "ATTRIBUTES",
+    "MANIFEST",
+    "OFFLINE",
+    "ONLINE_KEYS",
+    "ONLINE_VECTORS",
+    "content_hash",
+    "fsync_dir",
+    "read_keys",
+    "read_labels",
+    "read_manifest",
+    "verify_manifest",
+    "write_version_files",
+]
+
+OFFLINE = "vectors.parquet"
+ONLINE_KEYS = "online.keys.arrow"
+ONLINE_VECTORS = "online.vectors.npy"
+ATTRIBUTES = "attributes.parquet"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def content_hash(table: VectorTable) -> str:
+    """sha256 over every row: length-prefixed entity and key bytes, then the float32 rows."""
+    digest = hashlib.sha256()
+    for entity, key in zip(table.entities, table.keys, strict=True):
+        for text in (entity, key):
+            data = text.encode("utf-8")
+            digest.update(len(data).to_bytes(4, "little"))
+            digest.update(data)
+    digest.update(np.ascontiguousarray(table.vectors, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _arrow_rows(table: VectorTable) -> pa.Table:
+    flat = pa.array(table.vectors.reshape(-1), type=pa.float32())
+    vectors = pa.FixedSizeListArray.from_arrays(flat, table.dim)
+    return pa.table(
+        {
+            "entity": pa.array(table.entities.tolist(), type=pa.string()).dictionary_encode(),
+            "key": pa.array(table.keys.tolist(), type=pa.string()),
+            "vector": vectors,
+        }
+    )
+
+
+def write_version_files(
+    folder: Path, table: VectorTable, labels: Labels | None, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Write every file of a version into ``folder`` (sorted rows), manifest last."""
+    rows = _arrow_rows(table)
+    pq.write_table(rows, folder / OFFLINE, compression="zstd")
+    with pa.OSFile(str(folder / ONLINE_KEYS), "wb") as sink, pa.ipc.new_file(
+        sink, rows.select(["entity", "key"]).schema
+    ) as writer:
+        writer.write_table(rows.select(["entity", "key"]))
+    np.save(folder / ONLINE_VECTORS, table.vectors, allow_pickle=False)
+    files = [OFFLINE, ONLINE_KEYS, ONLINE_VECTORS]
+    if labels is not None and len(labels.pairs):
+        pairs = labels.pairs.sort_values(["key", "label"], kind="stable")
+        pq.write_table(
+            pa.table(
+                {
+                    "entity": pa.array([labels.entity] * len(pairs), type=pa.string()),
+                    "key": pa.array(pairs["key"].astype(str).tolist(), type=pa.string()),
+                    "label": pa.array(pairs["label"].astype(str).tolist(), type=pa.string()),
+                }
+            ),
+            folder / ATTRIBUTES,
+        )
+        files.append(ATTRIBUTES)
+    for name in files:
+        _fsync(folder / name)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "n_rows": table.n_rows,
+        "dim": table.dim,
+        "files": {name: {"sha256": _sha256_file(folder / name),
+                         "bytes": (folder / name).stat().st_size} for name in files},
+        **meta,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    _fsync(folder / MANIFEST)
+    fsync_dir(folder)
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise StorageError(f"version folder {folder} has no {MANIFEST}: it is damaged") from None
+
+
+def verify_manifest(folder: Path) -> list[str]:
+    """Names of files whose sha256 differs from the manifest (empty when intact)."""
+    manifest = read_manifest(folder)
+    bad = []
+    for name, entry in manifest["files"].items():
+        path = folder / name
+        if not path.exists() or _sha256_file(path) != entry["sha256"]:
+            bad.append(name)
+    return bad
+
+
+def read_keys(folder: Path) -> pa.Table:
+    """The (entity, key) columns of the online store, memory-mapped."""
+    with pa.memory_map(str(folder / ONLINE_KEYS), "r") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def read_labels(folder: Path) -> Labels | None:
+    path = folder / ATTRIBUTES
+    if not path.exists():
+        return None
+    frame = pq.read_table(path).to_pandas()
+    if frame.empty:
+        return None
+    entity = str(frame["entity"].iloc[0])
+    return Labels(entity=entity, pairs=frame[["key", "label"]].reset_index(drop=True))

@@ -1,0 +1,312 @@
+"""The registry: tables, versions, aliases, benchmark results and the audit log (SQL).
+
+The registry row of a version is the commit point of a publish. Version numbers are
+allocated inside the committing transaction, which on SQLite takes the write lock at
+``BEGIN IMMEDIATE``, so concurrent publishers never collide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from embank.errors import ConflictError, NotFoundError, StorageError, ValidationError
+from embank.names import LATEST, TableRef
+from embank.store.schema import (
+    SCHEMA_REVISION,
+    alias_history,
+    aliases,
+    audit_log,
+    bank_info,
+    benchmark_results,
+    tables,
+    versions,
+)
+
+__all__ = ["Registry", "utcnow"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; every time embank stores is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _make_engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a publisher
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get("embank_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Registry:
+    """SQL access to a bank's registry. Opened by :class:`embank.store.bank.Bank`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+
+    # -- schema -----------------------------------------------------------------------
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return None
+            return conn.exec_driver_sql("SELECT version_num FROM schema_version").scalar()
+
+    def migrate(self) -> str:
+        """Bring the schema to the newest revision; returns it."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return SCHEMA_REVISION
+
+    def check_schema(self) -> None:
+        found = self.schema_revision()
+        if found != SCHEMA_REVISION:
+            raise StorageError(
+                f"the bank's registry schema is at {found or 'nothing'}, this embank needs "
+                f"{SCHEMA_REVISION}: run `embank migrate`"
+            )
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction that holds the registry's write lock from its start."""
+        try:
+            with self.engine.connect().execution_options(embank_write=True) as conn, conn.begin():
+                yield conn
+        except sa.exc.OperationalError as exc:
+            if "locked" in str(exc):
+                raise ConflictError("the bank's registry is locked by another writer; retry") from None
+            raise StorageError(f"registry write failed: {exc.orig}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- bank settings ----------------------------------------------------------------
+
+    def info(self) -> dict[str, str]:
+        with self.read() as conn:
+            return {row.key: row.value for row in conn.execute(sa.select(bank_info))}
+
+    def set_info(self, conn: sa.Connection, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            conn.execute(sa.delete(bank_info).where(bank_info.c.key == key))
+            conn.execute(sa.insert(bank_info).values(key=key, value=value))
+
+    # -- reads ------------------------------------------------------------------------
+
+    def table_row(self, conn: sa.Connection, name: str) -> sa.Row | None:
+        return conn.execute(sa.select(tables).where(tables.c.name == name)).first()
+
+    def require_table(self, conn: sa.Connection, name: str) -> sa.Row:
+        row = self.table_row(conn, name)
+        if row is None:
+            raise NotFoundError(f"no table {name!r} in this bank; `embank ls` lists the tables")
+        return row
+
+    def resolve(self, conn: sa.Connection, ref: TableRef) -> tuple[sa.Row, sa.Row]:
+        """The (table row, version row) that ``ref`` names."""
+        table = self.require_table(conn, ref.table)
+        number = ref.version
+        if number is None:
+            alias = ref.alias or LATEST
+            number = conn.execute(
+                sa.select(aliases.c.version_number).where(
+                    aliases.c.table_id == table.id, aliases.c.name == alias
+                )
+            ).scalar()
+            if number is None:
+                raise NotFoundError(f"table {ref.table!r} has no alias {alias!r}")
+        version = conn.execute(
+            sa.select(versions).where(versions.c.table_id == table.id, versions.c.number == number)
+        ).first()
+        if version is None:
+            raise NotFoundError(f"table {ref.table!r} has no version {number}")
+        return table, version
+
+    def aliases_of(self, conn: sa.Connection, table_id: int) -> dict[str, int]:
+        rows = conn.execute(
+            sa.select(aliases.c.name, aliases.c.version_number).where(aliases.c.table_id == table_id)
+        )
+        return {row.name: row.version_number for row in rows}
+
+    def versions_of(self, conn: sa.Connection, table_id: int) -> list[sa.Row]:
+        return list(
+            conn.execute(
+                sa.select(versions).where(versions.c.table_id == table_id).order_by(versions.c.number)
+            )
+        )
+
+    def benchmarks_of(self, conn: sa.Connection, table_id: int, number: int) -> list[sa.Row]:
+        return list(
+            conn.execute(
+                sa.select(benchmark_results)
+                .where(
+                    benchmark_results.c.table_id == table_id,
+                    benchmark_results.c.version_number == number,
+                )
+                .order_by(benchmark_results.c.id)
+            )
+        )
+
+    def list_tables(self, conn: sa.Connection, text: str | None = None) -> list[sa.Row]:
+        query = sa.select(tables).order_by(tables.c.name)
+        if text:
+            # Parameterised LIKE with escaped wildcards: search text is data, never SQL.
+            escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            columns = (tables.c.name, tables.c.description, tables.c.owner,
+                       sa.cast(tables.c.tags, sa.Text))
+            query = query.where(
+                sa.or_(*(sa.func.lower(col).like(pattern, escape="\\") for col in columns))
+            )
+        return list(conn.execute(query))
+
+    # -- writes -----------------------------------------------------------------------
+
+    def ensure_table(
+        self,
+        conn: sa.Connection,
+        name: str,
+        *,
+        dim: int,
+        metric: str,
+        entities: list[str],
+        description: str | None,
+        owner: str | None,
+        tags: list[str] | None,
+        now: dt.datetime,
+    ) -> sa.Row:
+        """The table row, created on its first version; dim and metric must match."""
+        row = self.table_row(conn, name)
+        if row is None:
+            conn.execute(
+                sa.insert(tables).values(
+                    name=name, description=description or "", owner=owner or "",
+                    tags=sorted(set(tags or [])), entities=sorted(entities), dim=dim,
+                    metric=metric, created_at=now, updated_at=now,
+                )
+            )
+            return self.require_table(conn, name)
+        if row.dim != dim:
+            raise ValidationError(
+                f"dimension mismatch: table {name!r} has dim {row.dim}, these vectors have {dim}; "
+                "publish under a new table name to change the dimension"
+            )
+        if row.metric != metric:
+            raise ValidationError(
+                f"metric mismatch: table {name!r} uses {row.metric!r}, not {metric!r}"
+            )
+        changes: dict[str, Any] = {"updated_at": now}
+        if description is not None:
+            changes["description"] = description
+        if owner is not None:
+            changes["owner"] = owner
+        if tags is not None:
+            changes["tags"] = sorted(set(tags))
+        merged = sorted(set(row.entities) | set(entities))
+        if merged != list(row.entities):
+            changes["entities"] = merged
+        conn.execute(sa.update(tables).where(tables.c.id == row.id).values(**changes))
+        return self.require_table(conn, name)
+
+    def next_number(self, conn: sa.Connection, table_id: int) -> int:
+        current = conn.execute(
+            sa.select(sa.func.max(versions.c.number)).where(versions.c.table_id == table_id)
+        ).scalar()
+        return int(current or 0) + 1
+
+    def insert_version(self, conn: sa.Connection, **values: Any) -> None:
+        conn.execute(sa.insert(versions).values(**values))
+
+    def insert_figures(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(sa.insert(benchmark_results), rows)
+
+    def move_alias(
+        self, conn: sa.Connection, table_id: int, alias: str, number: int, actor: str,
+        now: dt.datetime,
+    ) -> int | None:
+        """Point ``alias`` at version ``number``, recording the move; returns the old one."""
+        previous = conn.execute(
+            sa.select(aliases.c.version_number).where(
+                aliases.c.table_id == table_id, aliases.c.name == alias
+            )
+        ).scalar()
+        if previous is None:
+            conn.execute(
+                sa.insert(aliases).values(
+                    table_id=table_id, name=alias, version_number=number, updated_at=now
+                )
+            )
+        else:
+            conn.execute(
+                sa.update(aliases)
+                .where(aliases.c.table_id == table_id, aliases.c.name == alias)
+                .values(version_number=number, updated_at=now)
+            )
+        conn.execute(
+            sa.insert(alias_history).values(
+                table_id=table_id, alias=alias, version_number=number,
+                previous_version=previous, moved_at=now, actor=actor,
+            )
+        )
+        return previous
+
+    def audit(
+        self, conn: sa.Connection, action: str, actor: str, now: dt.datetime,
+        table_name: str | None = None, version_number: int | None = None, **details: Any,
+    ) -> None:
+        conn.execute(
+            sa.insert(audit_log).values(
+                at=now, actor=actor, action=action, table_name=table_name,
+                version_number=version_number, details=details,
+            )
+        )
+
+    def audit_entries(self, conn: sa.Connection, table_name: str | None = None) -> list[sa.Row]:
+        query = sa.select(audit_log).order_by(audit_log.c.id)
+        if table_name is not None:
+            query = query.where(audit_log.c.table_name == table_name)
+        return list(conn.execute(query))
+
+    def storage_paths(self, conn: sa.Connection) -> set[str]:
+        return set(conn.execute(sa.select(versions.c.storage_path)).scalars())
+
+    @staticmethod
+    def utc(value: dt.datetime | None) -> dt.datetime | None:
+        return _utc(value)
