@@ -115,7 +115,9 @@ class Spectral(Algorithm):
         u, s, _ = randomized_svd(factor, p.dim, n_iter=_SVD_N_ITER, random_state=p.seed)
         base = _l2_normalize(u * np.sqrt(s))
         task.advance()
-        return _l2_normalize(self._propagate(adjacency, base))
+        vectors = _l2_normalize(self._propagate(adjacency, base))
+        task.advance()
+        return vectors
 
     def _propagate(self, adjacency: sp.csr_matrix, base: np.ndarray) -> np.ndarray:
         """ProNE's band-pass filter on the self-looped graph, as its reference code does."""

@@ -41,7 +41,9 @@ class TopicPredictionParams(BenchmarkParams):
     train_ratios: list[float] = Field(
         [0.1, 0.5, 0.9], min_length=1, description="Fractions of labelled rows to train on."
     )
-    splits: int = Field(5, ge=1, description="Seeded random splits per ratio; figures are the mean.")
+    splits: int = Field(
+        5, ge=1, description="Seeded random splits per ratio; the figure is the mean."
+    )
     C: float = Field(1.0, gt=0, description="Inverse L2 regularisation of the logistic regression.")
     n_jobs: int = Field(2, description="Worker processes for the fits; -1 = all cores.")
     baseline: bool = Field(
@@ -53,6 +55,8 @@ class TopicPredictionParams(BenchmarkParams):
     def _ratios_in_open_unit_interval(cls, ratios: list[float]) -> list[float]:
         if any(not 0.0 < r < 1.0 for r in ratios):
             raise ValueError(f"every train ratio must be in (0, 1), got {ratios}")
+        if len({round(r * 100) for r in ratios}) < len(ratios):
+            raise ValueError(f"train ratios must differ in whole percents, got {ratios}")
         return ratios
 
     @field_validator("n_jobs")
@@ -145,27 +149,30 @@ class TopicPrediction(Benchmark):
         if p.baseline:
             rng = np.random.default_rng(p.seed)
             sources["random"] = rng.standard_normal(vectors.shape).astype(np.float32)
-        jobs = [(s, r, k) for s in sources for r in p.train_ratios for k in range(p.splits)]
+        jobs = [
+            (s, r, k) for s in sources for r in range(len(p.train_ratios)) for k in range(p.splits)
+        ]
         # Longest first, so no worker is left with a big fit at the end (random ones are quick).
-        jobs.sort(key=lambda job: -job[1] * (1.0 if job[0] == "embedding" else 0.3))
+        jobs.sort(key=lambda job: -p.train_ratios[job[1]] * (1.0 if job[0] == "embedding" else 0.3))
+        # f1[source][ratio index, split, (macro, micro)]
+        f1 = {s: np.empty((len(p.train_ratios), p.splits, 2)) for s in sources}
+        calls = (
+            delayed(score_split)(sources[s], y, p.train_ratios[r], p.seed + k, p.C)
+            for s, r, k in jobs
+        )
         with self._progress(progress).task("topic prediction", total=len(jobs)) as task:
             parallel = Parallel(n_jobs=p.n_jobs, backend="loky", return_as="generator")
-            results: dict[tuple[str, float, int], tuple[float, float]] = {}
-            calls = (delayed(score_split)(sources[s], y, r, p.seed + k, p.C) for s, r, k in jobs)
-            for job, result in zip(jobs, parallel(calls), strict=True):
-                results[job] = result
+            for (s, r, k), scores in zip(jobs, parallel(calls), strict=True):
+                f1[s][r, k] = scores
                 task.advance()
         run_time_s = time.perf_counter() - start
 
         figures = []
-        for ratio in p.train_ratios:
+        for r, ratio in enumerate(p.train_ratios):
             for m, metric in enumerate(("macro_f1", "micro_f1")):
-                values = [results["embedding", ratio, k][m] for k in range(p.splits)]
-                baseline = None
-                if p.baseline:
-                    baseline = float(np.mean([results["random", ratio, k][m] for k in range(p.splits)]))
+                values = f1["embedding"][r, :, m]
                 details: dict[str, Any] = {
-                    "std": float(np.std(values)),
+                    "std": float(values.std()),
                     "splits": p.splits,
                     "train_ratio": ratio,
                     "n_labels": int(y.shape[1]),
@@ -174,8 +181,8 @@ class TopicPrediction(Benchmark):
                 figures.append(
                     Figure(
                         name=f"{self.name}.{metric}_at_{round(ratio * 100)}",
-                        value=float(np.mean(values)),
-                        baseline=baseline,
+                        value=float(values.mean()),
+                        baseline=float(f1["random"][r, :, m].mean()) if p.baseline else None,
                         baseline_name="random" if p.baseline else None,
                         sample_size=len(rows),
                         seed=p.seed,

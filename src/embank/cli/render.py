@@ -9,7 +9,14 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from embank.progress import Task
@@ -83,7 +90,7 @@ class RichProgress:
     def __init__(self, enabled: bool = True) -> None:
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            TextColumn("{task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn(),
+            TaskProgressColumn(), TimeElapsedColumn(),
             console=err, disable=not enabled, transient=False,
         )
 

@@ -6,11 +6,21 @@ from here. Unknown fields are errors (``extra="forbid"``) so a typo never passes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from embank.names import check_alias, check_entity, check_table_name
+from embank import names
+from embank.errors import InvalidNameError
+
+
+def _checked(check: Callable[[str], str], value: str) -> str:
+    """Run a name check inside a validator, so pydantic reports it with the field."""
+    try:
+        return check(value)
+    except InvalidNameError as exc:
+        raise ValueError(str(exc)) from None
 
 __all__ = [
     "AlgorithmSpec",
@@ -50,7 +60,7 @@ class _Source(_Model):
     @field_validator("entity")
     @classmethod
     def _entity(cls, value: str) -> str:
-        return check_entity(value)
+        return _checked(names.check_entity, value)
 
     @model_validator(mode="after")
     def _one_of_path_or_sql(self) -> _Source:
@@ -132,7 +142,7 @@ class PublishSpec(_Model):
     @classmethod
     def _aliases(cls, values: list[str]) -> list[str]:
         for alias in values:
-            check_alias(alias)
+            _checked(names.check_alias, alias)
             if alias == "latest":
                 raise ValueError("'latest' is moved by every publish; do not list it")
         return values
@@ -167,7 +177,7 @@ class Spec(_Model):
     @field_validator("table")
     @classmethod
     def _table(cls, value: str) -> str:
-        return check_table_name(value)
+        return _checked(names.check_table_name, value)
 
     @field_validator("entities")
     @classmethod
@@ -176,7 +186,7 @@ class Spec(_Model):
             if not values:
                 raise ValueError("list at least one entity type")
             for value in values:
-                check_entity(value)
+                _checked(names.check_entity, value)
         return values
 
     @field_validator("benchmarks")

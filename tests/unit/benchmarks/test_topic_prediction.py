@@ -86,7 +86,9 @@ def test_figure_names_and_metadata(data) -> None:
     params = {"splits": 1, "n_jobs": 1, "baseline": False, "seed": 3}
     result = TopicPrediction(params).run(table, inputs)
     assert [f.name for f in result.figures] == [
-        f"topic_prediction.{metric}_f1_at_{n}" for n in (10, 50, 90) for metric in ("macro", "micro")
+        f"topic_prediction.{metric}_f1_at_{n}"
+        for n in (10, 50, 90)
+        for metric in ("macro", "micro")
     ]
     assert all(f.baseline is None and f.seed == 3 for f in result.figures)
     assert all(f.run_time_s == result.run_time_s > 0 for f in result.figures)
@@ -124,8 +126,8 @@ def test_labelled_keys_missing_from_the_table_are_counted(data) -> None:
 
 
 def test_missing_or_too_few_labels_raise_data_error(data) -> None:
-    table, inputs = data
-    with pytest.raises(DataError, match="needs data.labels"):
+    table, _ = data
+    with pytest.raises(DataError, match=r"needs data\.labels in the spec"):
         TopicPrediction(FAST).run(table, BenchmarkInputs())
     keys = list(table.keys[:50])
     with pytest.raises(DataError, match="2 distinct labels"):
@@ -153,6 +155,8 @@ def test_registry_and_params() -> None:
         TopicPrediction({"bogus": 1})
     with pytest.raises(pydantic.ValidationError):
         TopicPrediction({"train_ratios": [0.5, 1.0]})
+    with pytest.raises(pydantic.ValidationError):
+        TopicPrediction({"train_ratios": [0.5, 0.501]})  # both would be ..._at_50
     with pytest.raises(pydantic.ValidationError):
         TopicPrediction({"n_jobs": 0})
     assert TopicPrediction().params.n_jobs == 2
