@@ -46,8 +46,7 @@ def check_alias(alias: str) -> str:
     """Return ``alias`` if it matches ``^[a-z][a-z0-9_-]{0,62}$``, else raise."""
     if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias):
         raise InvalidNameError(
-            f"invalid alias {alias!r}: aliases match ^[a-z][a-z0-9_-]{{0,62}}$ "
-            "(e.g. 'production')"
+            f"invalid alias {alias!r}: aliases match ^[a-z][a-z0-9_-]{{0,62}}$ (e.g. 'production')"
         )
     return alias
 
@@ -68,7 +67,7 @@ def key_text(key: object) -> str:
         return key
     if isinstance(key, bool):
         raise InvalidNameError(f"invalid key {key!r}: keys are strings or integers")
-    if isinstance(key, int) or (hasattr(key, "dtype") and getattr(key, "dtype").kind in "iu"):
+    if isinstance(key, int) or (hasattr(key, "dtype") and key.dtype.kind in "iu"):
         return str(int(key))  # type: ignore[call-overload]
     raise InvalidNameError(f"invalid key {key!r}: keys are strings or integers")
 

@@ -87,9 +87,7 @@ def write_quickstart(folder: Path, table: str = QUICKSTART_TABLE, seed: int = 0)
         fh.writelines(f"u{a}\tu{b}\n" for a, b in edges)
     with (folder / "labels.tsv").open("w") as fh:
         fh.write("user\tcommunity\n")
-        fh.writelines(
-            f"u{user}\tc{c}\n" for user, labels in enumerate(communities) for c in labels
-        )
+        fh.writelines(f"u{user}\tc{c}\n" for user, labels in enumerate(communities) for c in labels)
     spec_path = folder / "quickstart.yaml"
     spec_path.write_text(_SPEC.format(table=table, n_communities=n_communities))
     return spec_path

@@ -40,7 +40,9 @@ class VectorTable:
         object.__setattr__(self, "vectors", np.ascontiguousarray(vectors, dtype=np.float32))
 
     @classmethod
-    def single_entity(cls, entity: str, keys: np.ndarray | list[str], vectors: np.ndarray) -> VectorTable:
+    def single_entity(
+        cls, entity: str, keys: np.ndarray | list[str], vectors: np.ndarray
+    ) -> VectorTable:
         keys = np.asarray(keys, dtype=object)
         return cls(np.full(len(keys), entity, dtype=object), keys, vectors)
 
@@ -58,7 +60,9 @@ class VectorTable:
     def row_of(self, entity: str, key: str) -> int | None:
         """The row of ``(entity, key)``, or None when it is not in the table."""
         if self._index is None:
-            index = {(e, k): i for i, (e, k) in enumerate(zip(self.entities, self.keys, strict=True))}
+            index = {
+                (e, k): i for i, (e, k) in enumerate(zip(self.entities, self.keys, strict=True))
+            }
             object.__setattr__(self, "_index", index)
         assert self._index is not None
         return self._index.get((entity, key))

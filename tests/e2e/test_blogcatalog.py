@@ -27,8 +27,10 @@ def test_published_figures_meet_the_bar(blogcatalog_bank):
     assert macro.baseline is not None and macro.baseline < 0.1
     for ratio in (10, 90):
         assert f"topic_prediction.macro_f1_at_{ratio}" in figures
-    assert figures["topic_prediction.macro_f1_at_90"].value > figures[
-        "topic_prediction.macro_f1_at_10"].value
+    assert (
+        figures["topic_prediction.macro_f1_at_90"].value
+        > figures["topic_prediction.macro_f1_at_10"].value
+    )
     lineage = shown.version.lineage
     assert lineage["algorithm"]["name"] == "spectral"
     assert lineage["gates"][0]["passed"] is True
@@ -36,8 +38,11 @@ def test_published_figures_meet_the_bar(blogcatalog_bank):
 
 def test_neighbors_and_show_through_the_cli(blogcatalog_bank):
     def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "embank", *args, "--bank",
-                               str(blogcatalog_bank), "--json"], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "embank", *args, "--bank", str(blogcatalog_bank), "--json"],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 

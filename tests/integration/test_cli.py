@@ -35,7 +35,8 @@ def project(tmp_path):
         "node\ttopic\n" + "".join(f"u{i}\t{'a' if i < 40 else 'b'}\n" for i in range(80))
     )
     spec = tmp_path / "spec.yaml"
-    spec.write_text(textwrap.dedent("""\
+    spec.write_text(
+        textwrap.dedent("""\
         table: test/small
         description: Two planted communities
         owner: tests
@@ -54,7 +55,8 @@ def project(tmp_path):
         benchmarks:
           - topic_prediction: {train_ratios: [0.5], splits: 2, n_jobs: 1}
         gates: ["topic_prediction.macro_f1@50 >= 0.8"]
-    """))
+    """)
+    )
     return tmp_path
 
 
@@ -91,23 +93,32 @@ def test_run_then_read_everything_back(project, tmp_path):
     found = json.loads(_invoke("search", "planted", "--bank", bank, "--json").stdout)
     assert [t["name"] for t in found] == ["test/small"]
 
-    near = json.loads(_invoke("neighbors", "test/small", "u1", "-k", "5", "--bank", bank,
-                              "--json").stdout)
+    near = json.loads(
+        _invoke("neighbors", "test/small", "u1", "-k", "5", "--bank", bank, "--json").stdout
+    )
     assert near["version"] == 1 and near["space_id"] == shown["version"]["space_id"]
     keys = [n["key"] for n in near["neighbors"]]
     assert len(keys) == 5 and "u1" not in keys
     assert sum(int(k[1:]) < 40 for k in keys) >= 4  # mostly its own community
 
     out = tmp_path / "npy"
-    assert _invoke("export", "test/small", "--format", "npy", "--out", out, "--bank", bank).exit_code == 0
+    assert (
+        _invoke("export", "test/small", "--format", "npy", "--out", out, "--bank", bank).exit_code
+        == 0
+    )
     vectors = np.load(out / "vectors.npy", allow_pickle=False)
     assert vectors.shape == (80, 4)
     w2v = tmp_path / "v.txt"
-    assert _invoke("export", "test/small@1", "--format", "w2v", "--out", w2v, "--bank", bank).exit_code == 0
+    assert (
+        _invoke("export", "test/small@1", "--format", "w2v", "--out", w2v, "--bank", bank).exit_code
+        == 0
+    )
     assert w2v.read_text().splitlines()[0] == "80 4"
     assert w2v.read_text().splitlines()[1].startswith("user:u0 ")
 
-    again = _invoke("run", project / "spec.yaml", "--bank", bank, "--set", "algorithm.params.seed=1")
+    again = _invoke(
+        "run", project / "spec.yaml", "--bank", bank, "--set", "algorithm.params.seed=1"
+    )
     assert again.exit_code == 0, again.output
     shown2 = json.loads(_invoke("show", "test/small", "--bank", bank, "--json").stdout)
     assert shown2["version"]["number"] == 2 and shown2["version"]["parent"] == 1
@@ -115,14 +126,27 @@ def test_run_then_read_everything_back(project, tmp_path):
 
 def test_gate_failure_publishes_nothing(project, tmp_path):
     bank = tmp_path / "bank"
-    result = _invoke("run", project / "spec.yaml", "--bank", bank,
-                     "--set", "gates=['topic_prediction.macro_f1@50 >= 1.01']")
+    result = _invoke(
+        "run",
+        project / "spec.yaml",
+        "--bank",
+        bank,
+        "--set",
+        "gates=['topic_prediction.macro_f1@50 >= 1.01']",
+    )
     assert result.exit_code == 4
     assert "gate failed, nothing published" in result.output
     assert "topic_prediction.macro_f1_at_50" in result.output
     assert _invoke("show", "test/small", "--bank", bank).exit_code == 3
-    forced = _invoke("run", project / "spec.yaml", "--bank", bank, "--force",
-                     "--set", "gates=['topic_prediction.macro_f1@50 >= 1.01']")
+    forced = _invoke(
+        "run",
+        project / "spec.yaml",
+        "--bank",
+        bank,
+        "--force",
+        "--set",
+        "gates=['topic_prediction.macro_f1@50 >= 1.01']",
+    )
     assert forced.exit_code == 0, forced.output
 
 
@@ -131,10 +155,19 @@ def test_gate_failure_publishes_nothing(project, tmp_path):
     [
         (lambda s: s.replace("path: edges.tsv", "path: missing.tsv"), 2, "no file matches"),
         (lambda s: s.replace("dst: dst", "dst: followee"), 2, "column 'followee'"),
-        (lambda s: s.replace("entity: user\n    path: edges.tsv",
-                             "entity: user\n    path: edges.tsv") + "select: {min_degree: 1000}\n",
-         2, "selection left no"),
-        (lambda s: s.replace("name: spectral", "name: word3vec"), 2, "known algorithms: .*spectral"),
+        (
+            lambda s: (
+                s.replace("entity: user\n    path: edges.tsv", "entity: user\n    path: edges.tsv")
+                + "select: {min_degree: 1000}\n"
+            ),
+            2,
+            "selection left no",
+        ),
+        (
+            lambda s: s.replace("name: spectral", "name: word3vec"),
+            2,
+            "known algorithms: .*spectral",
+        ),
         (lambda s: s.replace("owner: tests", "ownr: tests"), 2, "ownr: unknown field"),
         (lambda s: s.replace("test/small", "Test Small"), 2, "namespace/name"),
     ],
@@ -170,8 +203,12 @@ def test_not_found_and_usage_exit_codes(project, tmp_path):
     assert _invoke("show", "test/small@7", "--bank", bank).exit_code == 3
     assert _invoke("show", "Bad Name", "--bank", bank).exit_code == 2
     assert _invoke("neighbors", "test/small", "zzz", "--bank", bank).exit_code == 3
-    assert _invoke("export", "test/small", "--format", "xls", "--out", tmp_path / "x",
-                   "--bank", bank).exit_code == 2
+    assert (
+        _invoke(
+            "export", "test/small", "--format", "xls", "--out", tmp_path / "x", "--bank", bank
+        ).exit_code
+        == 2
+    )
 
 
 def test_bank_from_env_and_toml(project, tmp_path, monkeypatch):

@@ -4,15 +4,25 @@ from embank.benchmarks.base import Figure, TaskResult
 from embank.benchmarks.gates import evaluate_gates, parse_gate
 from embank.errors import SpecError
 
-RESULTS = [TaskResult("topic_prediction", [
-    Figure("topic_prediction.macro_f1_at_50", 0.28, baseline=0.05, baseline_name="random"),
-], run_time_s=1.0)]
+RESULTS = [
+    TaskResult(
+        "topic_prediction",
+        [
+            Figure("topic_prediction.macro_f1_at_50", 0.28, baseline=0.05, baseline_name="random"),
+        ],
+        run_time_s=1.0,
+    )
+]
 
 
 def test_parse_shorthand_and_reference():
     gate = parse_gate("topic_prediction.macro_f1@50 >= 0.98 * previous")
     assert (gate.figure, gate.op, gate.number, gate.reference) == (
-        "topic_prediction.macro_f1_at_50", ">=", 0.98, "previous")
+        "topic_prediction.macro_f1_at_50",
+        ">=",
+        0.98,
+        "previous",
+    )
     for bad in ("macro_f1 >= 1", "topic.x => 1", "topic.x >= 1 * nothing", "topic.x >= "):
         with pytest.raises(SpecError, match="FIGURE OP NUMBER"):
             parse_gate(bad)

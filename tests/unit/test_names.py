@@ -19,8 +19,22 @@ def test_valid_table_names(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["blogcatalog", "Demo/x", "demo/", "/x", "a/b/c", "../x", "a/..", "a/.b", "-a/b", "a b/c",
-     "a/b\x00", "a\\b/c", "a/" + "x" * 64, "a/b%2e"],
+    [
+        "blogcatalog",
+        "Demo/x",
+        "demo/",
+        "/x",
+        "a/b/c",
+        "../x",
+        "a/..",
+        "a/.b",
+        "-a/b",
+        "a b/c",
+        "a/b\x00",
+        "a\\b/c",
+        "a/" + "x" * 64,
+        "a/b%2e",
+    ],
 )
 def test_invalid_table_names(name):
     with pytest.raises(InvalidNameError, match="namespace/name"):

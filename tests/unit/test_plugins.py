@@ -10,7 +10,9 @@ def test_unknown_name_lists_known_ones():
     registry: PluginRegistry[object] = PluginRegistry("widget", "embank.tests.no_such_group")
     registry.register("alpha", int)
     registry.register("beta", str)
-    with pytest.raises(UnknownPluginError, match="unknown widget 'gamma'; known widgets: alpha, beta"):
+    with pytest.raises(
+        UnknownPluginError, match="unknown widget 'gamma'; known widgets: alpha, beta"
+    ):
         registry.get("gamma")
 
 
@@ -25,5 +27,5 @@ def test_duplicate_name_refused():
 def test_builtins_come_through_entry_points():
     assert "spectral" in algorithms.names()
     assert "topic_prediction" in benchmarks.names()
-    with pytest.raises(UnknownPluginError, match="known algorithms: .*spectral"):
+    with pytest.raises(UnknownPluginError, match=r"known algorithms: .*spectral"):
         algorithms.get("no-such-algorithm")

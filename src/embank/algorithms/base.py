@@ -56,7 +56,9 @@ class Algorithm(ABC):
         """The fitted vectors; raises :class:`NotFittedError` before ``fit``."""
         result = getattr(self, "embeddings_", None)
         if result is None:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(dataset) first")
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet: call fit(dataset) first"
+            )
         return result
 
     @staticmethod

@@ -18,7 +18,10 @@ from embank.errors import SpecError
 __all__ = ["Gate", "GateOutcome", "evaluate_gates", "parse_gate"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
 }
 _GATE_RE = re.compile(
     r"^\s*(?P<figure>[a-z][a-z0-9_]*\.[a-z][a-z0-9_@]*)\s*(?P<op>>=|<=|>|<)\s*"
@@ -66,24 +69,53 @@ def evaluate_gates(
         figure = values.get(gate.figure)
         if figure is None:
             known = ", ".join(sorted(values)) or "none (the spec runs no benchmark)"
-            outcomes.append(GateOutcome(gate, False, None, None,
-                                        f"{gate.text}: no figure {gate.figure}; figures: {known}"))
+            outcomes.append(
+                GateOutcome(
+                    gate,
+                    False,
+                    None,
+                    None,
+                    f"{gate.text}: no figure {gate.figure}; figures: {known}",
+                )
+            )
             continue
         if gate.reference == "previous" and (previous is None or gate.figure not in previous):
-            outcomes.append(GateOutcome(gate, True, figure.value, None,
-                                        f"{gate.text}: passes, no previous version to compare"))
+            outcomes.append(
+                GateOutcome(
+                    gate,
+                    True,
+                    figure.value,
+                    None,
+                    f"{gate.text}: passes, no previous version to compare",
+                )
+            )
             continue
         if gate.reference == "baseline" and figure.baseline is None:
-            outcomes.append(GateOutcome(gate, False, figure.value, None,
-                                        f"{gate.text}: {gate.figure} has no baseline figure"))
+            outcomes.append(
+                GateOutcome(
+                    gate,
+                    False,
+                    figure.value,
+                    None,
+                    f"{gate.text}: {gate.figure} has no baseline figure",
+                )
+            )
             continue
-        scale = {None: 1.0, "previous": (previous or {}).get(gate.figure),
-                 "baseline": figure.baseline}[gate.reference]
+        scale = {
+            None: 1.0,
+            "previous": (previous or {}).get(gate.figure),
+            "baseline": figure.baseline,
+        }[gate.reference]
         bound = gate.number * float(scale)  # type: ignore[arg-type]
         passed = _OPS[gate.op](figure.value, bound)
         verdict = "passes" if passed else "FAILED"
-        outcomes.append(GateOutcome(
-            gate, passed, figure.value, bound,
-            f"{gate.text}: {verdict}, {gate.figure} = {figure.value:.4f}, bound {bound:.4f}",
-        ))
+        outcomes.append(
+            GateOutcome(
+                gate,
+                passed,
+                figure.value,
+                bound,
+                f"{gate.text}: {verdict}, {gate.figure} = {figure.value:.4f}, bound {bound:.4f}",
+            )
+        )
     return outcomes

@@ -61,7 +61,9 @@ def run(
         typer.Option("--set", help="Override a spec field, e.g. --set algorithm.params.dim=64."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Publish even when a gate fails.")] = False,
-    dry_run: Annotated[bool, typer.Option(help="Select, fit and benchmark; publish nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Select, fit and benchmark; publish nothing.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Select, fit, benchmark, gate and publish one version of SPEC's table."""
@@ -76,8 +78,9 @@ def run(
         if result.embedding is not None:
             render.print_json(target.show(f"{result.table}@{result.embedding.version}"))  # type: ignore[union-attr]
         else:
-            render.print_json({"table": result.table, "published": False,
-                               "timings_s": result.timings_s})
+            render.print_json(
+                {"table": result.table, "published": False, "timings_s": result.timings_s}
+            )
         return
     for outcome in result.gates:
         render.out.print(f"gate {outcome.message}", markup=False)
@@ -85,8 +88,10 @@ def run(
     if result.embedding is None:
         render.out.print(f"dry run: {result.table} not published ({timings})")
         return
-    render.out.print(f"published [bold]{result.table}@{result.embedding.version}[/bold] "
-                     f"({result.vectors.n_rows} rows, dim {result.vectors.dim}; {timings})")
+    render.out.print(
+        f"published [bold]{result.table}@{result.embedding.version}[/bold] "
+        f"({result.vectors.n_rows} rows, dim {result.vectors.dim}; {timings})"
+    )
     render.show(target.show(f"{result.table}@{result.embedding.version}"))  # type: ignore[union-attr]
 
 
@@ -146,14 +151,20 @@ def neighbors(
     embedding = _bank(bank).get(ref)
     found = embedding.neighbors(key, k=k, entity=entity, target=target)
     if json_:
-        render.print_json({
-            "table": embedding.name, "version": embedding.version,
-            "space_id": embedding.space_id, "key": key,
-            "neighbors": [n.model_dump() for n in found],
-        })
+        render.print_json(
+            {
+                "table": embedding.name,
+                "version": embedding.version,
+                "space_id": embedding.space_id,
+                "key": key,
+                "neighbors": [n.model_dump() for n in found],
+            }
+        )
         return
-    render.out.print(f"neighbours of {key!r} in {embedding.name}@{embedding.version} "
-                     f"({embedding.metric}):", markup=False)
+    render.out.print(
+        f"neighbours of {key!r} in {embedding.name}@{embedding.version} ({embedding.metric}):",
+        markup=False,
+    )
     for rank, n in enumerate(found, 1):
         render.out.print(f"{rank:>4}  {n.entity}:{n.key}  {n.score:.4f}", markup=False)
 
@@ -224,19 +235,24 @@ def quickstart(
     probe = str(embedding.keys[0])
     found = embedding.neighbors(probe, k=5)
     if json_:
-        render.print_json({
-            "show": shown.model_dump(mode="json"), "query": probe,
-            "neighbors": [n.model_dump() for n in found],
-        })
+        render.print_json(
+            {
+                "show": shown.model_dump(mode="json"),
+                "query": probe,
+                "neighbors": [n.model_dump() for n in found],
+            }
+        )
         return
     render.out.print(f"wrote synthetic data and spec to {data}/ ({spec_path.name})", markup=False)
-    render.out.print(f"published [bold]{embedding.name}@{embedding.version}[/bold] into "
-                     f"{target.root}")
+    render.out.print(
+        f"published [bold]{embedding.name}@{embedding.version}[/bold] into {target.root}"
+    )
     render.show(shown)
     render.out.print(f"neighbours of {probe!r} (same community is the hope):", markup=False)
     labels = result.dataset.labels.label_sets() if result.dataset.labels else {}
     for n in found:
-        render.out.print(f"  {n.key:<8} {n.score:.4f}  communities {labels.get(n.key, [])}",
-                         markup=False)
+        render.out.print(
+            f"  {n.key:<8} {n.score:.4f}  communities {labels.get(n.key, [])}", markup=False
+        )
     render.out.print(f"  (query {probe} is in {labels.get(probe, [])})", markup=False)
     render.out.print(f"next: embank ls --bank {target.root}", markup=False)

@@ -38,12 +38,26 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
 
 def tables_table(rows: list[TableInfo]) -> Table:
     table = Table(box=None, header_style="bold")
-    for column in ("table", "latest", "versions", "entities", "dim", "metric", "owner", "description"):
+    for column in (
+        "table",
+        "latest",
+        "versions",
+        "entities",
+        "dim",
+        "metric",
+        "owner",
+        "description",
+    ):
         table.add_column(column)
     for info in rows:
         table.add_row(
-            info.name, str(info.latest_version or "-"), str(info.n_versions),
-            ",".join(info.entities), str(info.dim), info.metric, info.owner,
+            info.name,
+            str(info.latest_version or "-"),
+            str(info.n_versions),
+            ",".join(info.entities),
+            str(info.dim),
+            info.metric,
+            info.owner,
             info.description[:60],
         )
     return table
@@ -55,18 +69,27 @@ def figures_table(figures: list[FigureInfo]) -> Table:
         table.add_column(column, justify="right" if column != "figure" else "left")
     for f in figures:
         baseline = f"{f.baseline:.4f} ({f.baseline_name})" if f.baseline is not None else "-"
-        table.add_row(f.figure, f"{f.value:.4f}", baseline, str(f.sample_size or "-"),
-                      f"{f.run_time_s:.1f}" if f.run_time_s is not None else "-")
+        table.add_row(
+            f.figure,
+            f"{f.value:.4f}",
+            baseline,
+            str(f.sample_size or "-"),
+            f"{f.run_time_s:.1f}" if f.run_time_s is not None else "-",
+        )
     return table
 
 
 def show(result: ShowResult) -> None:
     t, v = result.table, result.version
     out.print(f"[bold]{t.name}@{v.number}[/bold]  {t.description}")
-    out.print(f"  owner {t.owner or '-'}   tags {', '.join(t.tags) or '-'}   "
-              f"entities {', '.join(t.entities)}   dim {t.dim}   metric {t.metric}")
-    out.print(f"  status {v.status}   aliases {', '.join(v.aliases) or '-'}   rows {v.n_rows}   "
-              f"created {v.created_at:%Y-%m-%d %H:%M:%S}Z by {v.created_by}")
+    out.print(
+        f"  owner {t.owner or '-'}   tags {', '.join(t.tags) or '-'}   "
+        f"entities {', '.join(t.entities)}   dim {t.dim}   metric {t.metric}"
+    )
+    out.print(
+        f"  status {v.status}   aliases {', '.join(v.aliases) or '-'}   rows {v.n_rows}   "
+        f"created {v.created_at:%Y-%m-%d %H:%M:%S}Z by {v.created_by}"
+    )
     out.print(f"  space {v.space_id}   content sha256 {v.content_hash[:16]}…")
     algorithm = v.lineage.get("algorithm", {})
     if algorithm:
@@ -89,9 +112,14 @@ class RichProgress:
 
     def __init__(self, enabled: bool = True) -> None:
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            TaskProgressColumn(), TimeElapsedColumn(),
-            console=err, disable=not enabled, transient=False,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not enabled,
+            transient=False,
         )
 
     def __enter__(self) -> RichProgress:

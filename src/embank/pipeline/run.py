@@ -86,8 +86,10 @@ def run_spec(
             "params": algorithm.params.model_dump(mode="json"),
             "deterministic": algorithm_cls.deterministic,
         },
-        "gates": [{"gate": o.gate.text, "passed": o.passed, "value": o.value, "bound": o.bound}
-                  for o in outcomes],
+        "gates": [
+            {"gate": o.gate.text, "passed": o.passed, "value": o.value, "bound": o.bound}
+            for o in outcomes
+        ],
         "forced": bool(failed),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "spec_path": str(loaded.path) if loaded.path else None,

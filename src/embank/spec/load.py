@@ -41,8 +41,10 @@ def expand_env(value: Any, where: str = "spec") -> Any:
                 return os.environ[name]
             if default is not None:
                 return default
-            raise SpecError(f"{where}: environment variable {name} is not set; set it or "
-                            f"write ${{{name}:-default}}")
+            raise SpecError(
+                f"{where}: environment variable {name} is not set; set it or "
+                f"write ${{{name}:-default}}"
+            )
 
         return _ENV_RE.sub(replace, value)
     if isinstance(value, dict):

@@ -22,6 +22,7 @@ def _checked(check: Callable[[str], str], value: str) -> str:
     except InvalidNameError as exc:
         raise ValueError(str(exc)) from None
 
+
 __all__ = [
     "AlgorithmSpec",
     "DataSpec",
@@ -81,7 +82,9 @@ class EdgesSource(_Source):
     columns: EdgeColumns = Field(
         default_factory=EdgeColumns, description="Which source columns are src, dst, weight."
     )
-    directed: bool = Field(False, description="Whether an edge src -> dst says nothing of dst -> src.")
+    directed: bool = Field(
+        False, description="Whether an edge src -> dst says nothing of dst -> src."
+    )
     mat_key: str = Field("network", description="Variable holding the adjacency in a .mat file.")
 
 
@@ -210,4 +213,6 @@ class Spec(_Model):
         return self
 
     def benchmark_tasks(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(name, dict(params or {})) for item in self.benchmarks for name, params in item.items()]
+        return [
+            (name, dict(params or {})) for item in self.benchmarks for name, params in item.items()
+        ]

@@ -68,12 +68,15 @@ class Bank:
         if not exists:
             self.registry.migrate()
             with self.registry.write() as conn:
-                self.registry.set_info(conn, {
-                    "bank_id": str(uuid.uuid4()),
-                    "created_at": utcnow().isoformat(),
-                    "offline": str(self.root),
-                    "online": "embedded",
-                })
+                self.registry.set_info(
+                    conn,
+                    {
+                        "bank_id": str(uuid.uuid4()),
+                        "created_at": utcnow().isoformat(),
+                        "offline": str(self.root),
+                        "online": "embedded",
+                    },
+                )
         self.registry.check_schema()
 
     def __repr__(self) -> str:
@@ -82,7 +85,7 @@ class Bank:
     # -- reading ----------------------------------------------------------------------
 
     def get(self, ref: str) -> Embedding:
-        """A published version: ``"ns/name"`` (latest), ``"ns/name@3"``, ``"ns/name@production"``."""
+        """A published version: ``"ns/name"`` (latest), ``"ns/name@3"``, ``"…@production"``."""
         parsed = parse_ref(ref)
         with self.registry.read() as conn:
             table_row, version_row = self.registry.resolve(conn, parsed)
@@ -107,9 +110,15 @@ class Bank:
             table_row, version_row = self.registry.resolve(conn, parsed)
             figures = [
                 FigureInfo(
-                    task=r.task, figure=r.figure, value=r.value, baseline=r.baseline,
-                    baseline_name=r.baseline_name, sample_size=r.sample_size, seed=r.seed,
-                    run_time_s=r.run_time_s, details=r.details or {},
+                    task=r.task,
+                    figure=r.figure,
+                    value=r.value,
+                    baseline=r.baseline,
+                    baseline_name=r.baseline_name,
+                    sample_size=r.sample_size,
+                    seed=r.seed,
+                    run_time_s=r.run_time_s,
+                    details=r.details or {},
                 )
                 for r in self.registry.benchmarks_of(conn, table_row.id, version_row.number)
             ]
@@ -123,8 +132,10 @@ class Bank:
         check_table_name(name)
         with self.registry.read() as conn:
             table_row = self.registry.require_table(conn, name)
-            return [self._version_info(conn, table_row, v)
-                    for v in self.registry.versions_of(conn, table_row.id)]
+            return [
+                self._version_info(conn, table_row, v)
+                for v in self.registry.versions_of(conn, table_row.id)
+            ]
 
     def audit_log(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.registry.read() as conn:
@@ -179,7 +190,9 @@ class Bank:
         try:
             staging.mkdir(parents=True)
             files.write_version_files(
-                staging, table, labels,
+                staging,
+                table,
+                labels,
                 {"table": name, "space_id": space_id, "content_hash": digest},
             )
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -191,10 +204,22 @@ class Bank:
             raise StorageError(f"could not write the version's files: {exc}") from None
         try:
             number = self._commit(
-                name, table, metric=metric, description=description, owner=owner,
-                tags=tags, entities=declared, results=results, spec=spec,
-                lineage=lineage or {}, aliases=aliases, input_fingerprint=input_fingerprint,
-                actor=actor, space_id=space_id, digest=digest, storage_path=relative.as_posix(),
+                name,
+                table,
+                metric=metric,
+                description=description,
+                owner=owner,
+                tags=tags,
+                entities=declared,
+                results=results,
+                spec=spec,
+                lineage=lineage or {},
+                aliases=aliases,
+                input_fingerprint=input_fingerprint,
+                actor=actor,
+                space_id=space_id,
+                digest=digest,
+                storage_path=relative.as_posix(),
             )
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)  # never referenced; gc would remove it too
@@ -202,43 +227,94 @@ class Bank:
         return self.get(f"{name}@{number}")
 
     def _commit(
-        self, name: str, table: VectorTable, *, metric: str, description: str | None,
-        owner: str | None, tags: Sequence[str] | None, entities: list[str],
-        results: list[TaskResult], spec: dict[str, Any] | None, lineage: dict[str, Any],
-        aliases: Sequence[str], input_fingerprint: str | None, actor: str, space_id: str,
-        digest: str, storage_path: str,
+        self,
+        name: str,
+        table: VectorTable,
+        *,
+        metric: str,
+        description: str | None,
+        owner: str | None,
+        tags: Sequence[str] | None,
+        entities: list[str],
+        results: list[TaskResult],
+        spec: dict[str, Any] | None,
+        lineage: dict[str, Any],
+        aliases: Sequence[str],
+        input_fingerprint: str | None,
+        actor: str,
+        space_id: str,
+        digest: str,
+        storage_path: str,
     ) -> int:
         reg = self.registry
         now = utcnow()
         with reg.write() as conn:
             table_row = reg.ensure_table(
-                conn, name, dim=table.dim, metric=metric, entities=entities,
-                description=description, owner=owner,
-                tags=list(tags) if tags is not None else None, now=now,
+                conn,
+                name,
+                dim=table.dim,
+                metric=metric,
+                entities=entities,
+                description=description,
+                owner=owner,
+                tags=list(tags) if tags is not None else None,
+                now=now,
             )
             number = reg.next_number(conn, table_row.id)
             parent = reg.aliases_of(conn, table_row.id).get(LATEST)
             reg.insert_version(
-                conn, table_id=table_row.id, number=number, kind="full", parent=parent,
-                status="active", space_id=space_id, n_rows=table.n_rows, dim=table.dim,
-                content_hash=digest, input_fingerprint=input_fingerprint,
-                code_version=f"embank {__version__}", spec=spec, lineage=lineage,
-                storage_path=storage_path, created_at=now, created_by=actor,
+                conn,
+                table_id=table_row.id,
+                number=number,
+                kind="full",
+                parent=parent,
+                status="active",
+                space_id=space_id,
+                n_rows=table.n_rows,
+                dim=table.dim,
+                content_hash=digest,
+                input_fingerprint=input_fingerprint,
+                code_version=f"embank {__version__}",
+                spec=spec,
+                lineage=lineage,
+                storage_path=storage_path,
+                created_at=now,
+                created_by=actor,
             )
-            reg.insert_figures(conn, [
-                {
-                    "table_id": table_row.id, "version_number": number, "task": result.task,
-                    "figure": fig.name, "value": float(fig.value), "baseline": fig.baseline,
-                    "baseline_name": fig.baseline_name, "sample_size": fig.sample_size,
-                    "seed": fig.seed, "run_time_s": fig.run_time_s, "details": fig.details,
-                    "created_at": now,
-                }
-                for result in results for fig in result.figures
-            ])
+            reg.insert_figures(
+                conn,
+                [
+                    {
+                        "table_id": table_row.id,
+                        "version_number": number,
+                        "task": result.task,
+                        "figure": fig.name,
+                        "value": float(fig.value),
+                        "baseline": fig.baseline,
+                        "baseline_name": fig.baseline_name,
+                        "sample_size": fig.sample_size,
+                        "seed": fig.seed,
+                        "run_time_s": fig.run_time_s,
+                        "details": fig.details,
+                        "created_at": now,
+                    }
+                    for result in results
+                    for fig in result.figures
+                ],
+            )
             for alias in (LATEST, *aliases):
                 reg.move_alias(conn, table_row.id, alias, number, actor, now)
-            reg.audit(conn, "publish", actor, now, table_name=name, version_number=number,
-                      n_rows=table.n_rows, content_hash=digest, aliases=[LATEST, *aliases])
+            reg.audit(
+                conn,
+                "publish",
+                actor,
+                now,
+                table_name=name,
+                version_number=number,
+                n_rows=table.n_rows,
+                content_hash=digest,
+                aliases=[LATEST, *aliases],
+            )
         return number
 
     # -- housekeeping -----------------------------------------------------------------
@@ -276,20 +352,36 @@ class Bank:
         aliases = self.registry.aliases_of(conn, row.id)
         n_versions = self.registry.next_number(conn, row.id) - 1
         return TableInfo(
-            name=row.name, description=row.description, owner=row.owner, tags=list(row.tags),
-            entities=list(row.entities), dim=row.dim, metric=row.metric,
-            created_at=Registry.utc(row.created_at), updated_at=Registry.utc(row.updated_at),
-            latest_version=aliases.get(LATEST), aliases=aliases, n_versions=n_versions,
+            name=row.name,
+            description=row.description,
+            owner=row.owner,
+            tags=list(row.tags),
+            entities=list(row.entities),
+            dim=row.dim,
+            metric=row.metric,
+            created_at=Registry.utc(row.created_at),
+            updated_at=Registry.utc(row.updated_at),
+            latest_version=aliases.get(LATEST),
+            aliases=aliases,
+            n_versions=n_versions,
         )
 
     def _version_info(self, conn: sa.Connection, table_row: sa.Row, row: sa.Row) -> VersionInfo:
         aliases = self.registry.aliases_of(conn, table_row.id)
         return VersionInfo(
-            number=row.number, status=row.status, kind=row.kind, parent=row.parent,
+            number=row.number,
+            status=row.status,
+            kind=row.kind,
+            parent=row.parent,
             aliases=sorted(a for a, n in aliases.items() if n == row.number),
-            space_id=row.space_id, n_rows=row.n_rows, dim=row.dim,
-            content_hash=row.content_hash, created_at=Registry.utc(row.created_at),
-            created_by=row.created_by, code_version=row.code_version, spec=row.spec,
+            space_id=row.space_id,
+            n_rows=row.n_rows,
+            dim=row.dim,
+            content_hash=row.content_hash,
+            created_at=Registry.utc(row.created_at),
+            created_by=row.created_by,
+            code_version=row.code_version,
+            spec=row.spec,
             lineage=row.lineage or {},
         )
 
@@ -336,4 +428,3 @@ def _check_unique(table: VectorTable) -> None:
             f"{len(dupes)} duplicate key(s) in the publish: {', '.join(dupes[:10])}"
             + (" ..." if len(dupes) > 10 else "")
         )
-

@@ -175,7 +175,9 @@ class Embedding:
         entity = self._entity_of(entity)
         row = self.rows([key], entity)[0]
         if row < 0:
-            raise NotFoundError(f"key {key_text(key)!r} ({entity}) is not in {self.name}@{self.version}")
+            raise NotFoundError(
+                f"key {key_text(key)!r} ({entity}) is not in {self.name}@{self.version}"
+            )
         query = np.asarray(self._matrix[row], dtype=np.float32)
         skip = {int(row)}
         target_entity = target or entity

@@ -34,7 +34,9 @@ def export(embedding: Embedding, fmt: str, out: Path) -> list[Path]:
         np.save(out / "vectors.npy", np.asarray(embedding.to_numpy()), allow_pickle=False)
         with (out / "keys.tsv").open("w", encoding="utf-8") as fh:
             fh.write("entity\tkey\n")
-            fh.writelines(f"{e}\t{k}\n" for e, k in zip(embedding.entities, embedding.keys, strict=True))
+            fh.writelines(
+                f"{e}\t{k}\n" for e, k in zip(embedding.entities, embedding.keys, strict=True)
+            )
         return [out / "vectors.npy", out / "keys.tsv"]
     if fmt == "w2v":
         spaced = [k for k in embedding.keys if any(c.isspace() for c in k)]
@@ -47,7 +49,9 @@ def export(embedding: Embedding, fmt: str, out: Path) -> list[Path]:
         matrix = embedding.to_numpy()
         with out.open("w", encoding="utf-8") as fh:
             fh.write(f"{embedding.n_rows} {embedding.dim}\n")
-            for row, (entity, key) in enumerate(zip(embedding.entities, embedding.keys, strict=True)):
+            for row, (entity, key) in enumerate(
+                zip(embedding.entities, embedding.keys, strict=True)
+            ):
                 values = " ".join(f"{x:.8g}" for x in matrix[row])
                 fh.write(f"{entity}:{key} {values}\n")
         return [out]

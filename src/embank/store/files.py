@@ -97,9 +97,10 @@ def write_version_files(
     """Write every file of a version into ``folder`` (sorted rows), manifest last."""
     rows = _arrow_rows(table)
     pq.write_table(rows, folder / OFFLINE, compression="zstd")
-    with pa.OSFile(str(folder / ONLINE_KEYS), "wb") as sink, pa.ipc.new_file(
-        sink, rows.select(["entity", "key"]).schema
-    ) as writer:
+    with (
+        pa.OSFile(str(folder / ONLINE_KEYS), "wb") as sink,
+        pa.ipc.new_file(sink, rows.select(["entity", "key"]).schema) as writer,
+    ):
         writer.write_table(rows.select(["entity", "key"]))
     np.save(folder / ONLINE_VECTORS, table.vectors, allow_pickle=False)
     files = [OFFLINE, ONLINE_KEYS, ONLINE_VECTORS]
@@ -122,8 +123,10 @@ def write_version_files(
         "format_version": FORMAT_VERSION,
         "n_rows": table.n_rows,
         "dim": table.dim,
-        "files": {name: {"sha256": _sha256_file(folder / name),
-                         "bytes": (folder / name).stat().st_size} for name in files},
+        "files": {
+            name: {"sha256": _sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+            for name in files
+        },
         **meta,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -33,7 +33,9 @@ def _as_folder(url: str, source: str) -> Path:
     return Path(url).expanduser()
 
 
-def resolve_location(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> BankLocation:
+def resolve_location(
+    explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None
+) -> BankLocation:
     """Find the bank the way every command does."""
     cwd = cwd or Path.cwd()
     if explicit is not None:
@@ -50,7 +52,7 @@ def resolve_location(explicit: str | os.PathLike[str] | None = None, cwd: Path |
         section = config.get("bank", {})
         url = section.get("url")
         if not isinstance(url, str):
-            raise UsageError(f"{config_path}: [bank] needs url = \"PATH\"")
+            raise UsageError(f'{config_path}: [bank] needs url = "PATH"')
         root = _as_folder(url, str(config_path))
         if not root.is_absolute():
             root = cwd / root

@@ -108,7 +108,9 @@ class Registry:
                 yield conn
         except sa.exc.OperationalError as exc:
             if "locked" in str(exc):
-                raise ConflictError("the bank's registry is locked by another writer; retry") from None
+                raise ConflictError(
+                    "the bank's registry is locked by another writer; retry"
+                ) from None
             raise StorageError(f"registry write failed: {exc.orig}") from None
 
     @contextmanager
@@ -160,14 +162,18 @@ class Registry:
 
     def aliases_of(self, conn: sa.Connection, table_id: int) -> dict[str, int]:
         rows = conn.execute(
-            sa.select(aliases.c.name, aliases.c.version_number).where(aliases.c.table_id == table_id)
+            sa.select(aliases.c.name, aliases.c.version_number).where(
+                aliases.c.table_id == table_id
+            )
         )
         return {row.name: row.version_number for row in rows}
 
     def versions_of(self, conn: sa.Connection, table_id: int) -> list[sa.Row]:
         return list(
             conn.execute(
-                sa.select(versions).where(versions.c.table_id == table_id).order_by(versions.c.number)
+                sa.select(versions)
+                .where(versions.c.table_id == table_id)
+                .order_by(versions.c.number)
             )
         )
 
@@ -189,8 +195,12 @@ class Registry:
             # Parameterised LIKE with escaped wildcards: search text is data, never SQL.
             escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
-            columns = (tables.c.name, tables.c.description, tables.c.owner,
-                       sa.cast(tables.c.tags, sa.Text))
+            columns = (
+                tables.c.name,
+                tables.c.description,
+                tables.c.owner,
+                sa.cast(tables.c.tags, sa.Text),
+            )
             query = query.where(
                 sa.or_(*(sa.func.lower(col).like(pattern, escape="\\") for col in columns))
             )
@@ -216,9 +226,15 @@ class Registry:
         if row is None:
             conn.execute(
                 sa.insert(tables).values(
-                    name=name, description=description or "", owner=owner or "",
-                    tags=sorted(set(tags or [])), entities=sorted(entities), dim=dim,
-                    metric=metric, created_at=now, updated_at=now,
+                    name=name,
+                    description=description or "",
+                    owner=owner or "",
+                    tags=sorted(set(tags or [])),
+                    entities=sorted(entities),
+                    dim=dim,
+                    metric=metric,
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             return self.require_table(conn, name)
@@ -258,7 +274,12 @@ class Registry:
             conn.execute(sa.insert(benchmark_results), rows)
 
     def move_alias(
-        self, conn: sa.Connection, table_id: int, alias: str, number: int, actor: str,
+        self,
+        conn: sa.Connection,
+        table_id: int,
+        alias: str,
+        number: int,
+        actor: str,
         now: dt.datetime,
     ) -> int | None:
         """Point ``alias`` at version ``number``, recording the move; returns the old one."""
@@ -281,20 +302,34 @@ class Registry:
             )
         conn.execute(
             sa.insert(alias_history).values(
-                table_id=table_id, alias=alias, version_number=number,
-                previous_version=previous, moved_at=now, actor=actor,
+                table_id=table_id,
+                alias=alias,
+                version_number=number,
+                previous_version=previous,
+                moved_at=now,
+                actor=actor,
             )
         )
         return previous
 
     def audit(
-        self, conn: sa.Connection, action: str, actor: str, now: dt.datetime,
-        table_name: str | None = None, version_number: int | None = None, **details: Any,
+        self,
+        conn: sa.Connection,
+        action: str,
+        actor: str,
+        now: dt.datetime,
+        table_name: str | None = None,
+        version_number: int | None = None,
+        **details: Any,
     ) -> None:
         conn.execute(
             sa.insert(audit_log).values(
-                at=now, actor=actor, action=action, table_name=table_name,
-                version_number=version_number, details=details,
+                at=now,
+                actor=actor,
+                action=action,
+                table_name=table_name,
+                version_number=version_number,
+                details=details,
             )
         )
 

@@ -10,7 +10,9 @@ def _brute(vectors, queries, metric, k):
         vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
     scores = queries @ vectors.T
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k], np.sort(scores, axis=1)[:, ::-1][:, :k]
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k], np.sort(scores, axis=1)[:, ::-1][
+        :, :k
+    ]
 
 
 @pytest.mark.parametrize("metric", ["cosine", "dot"])

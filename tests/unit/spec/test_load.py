@@ -41,8 +41,9 @@ def test_entities_default_to_the_edges_entity(tmp_path):
 
 
 def test_overrides_are_typed(tmp_path):
-    loaded = load_spec(_write(tmp_path, GOOD), ["algorithm.params.dim=64", "tags=[a, b]",
-                                                "description=hello"])
+    loaded = load_spec(
+        _write(tmp_path, GOOD), ["algorithm.params.dim=64", "tags=[a, b]", "description=hello"]
+    )
     assert loaded.spec.algorithm.params["dim"] == 64
     assert loaded.spec.tags == ["a", "b"] and loaded.spec.description == "hello"
     with pytest.raises(SpecError, match="FIELD=VALUE"):
@@ -62,18 +63,38 @@ def test_env_expansion(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda t: t + "algoritm: {name: x}\n",
-         r"spec.yaml: algoritm: unknown field; allowed here: .*algorithm"),
-        (lambda t: t.replace("{entity: user, path: edges.tsv}",
-                             "{entity: user, path: edges.tsv, colums: {}}"),
-         r"data.edges.colums: unknown field; allowed here: .*columns"),
+        (
+            lambda t: t + "algoritm: {name: x}\n",
+            r"spec.yaml: algoritm: unknown field; allowed here: .*algorithm",
+        ),
+        (
+            lambda t: t.replace(
+                "{entity: user, path: edges.tsv}", "{entity: user, path: edges.tsv, colums: {}}"
+            ),
+            r"data.edges.colums: unknown field; allowed here: .*columns",
+        ),
         (lambda t: t.replace("dim: 16", "dim: sixteen"), r"algorithm.params.dim: .*integer"),
-        (lambda t: t.replace("dim: 16", "dims: 16"), r"algorithm.params.dims: unknown field; allowed here: .*dim"),
-        (lambda t: t.replace("spectral", "nope"), r"algorithm.name: unknown algorithm 'nope'; known algorithms: .*spectral"),
+        (
+            lambda t: t.replace("dim: 16", "dims: 16"),
+            r"algorithm.params.dims: unknown field; allowed here: .*dim",
+        ),
+        (
+            lambda t: t.replace("spectral", "nope"),
+            r"algorithm.name: unknown algorithm 'nope'; known algorithms: .*spectral",
+        ),
         (lambda t: t.replace("demo/t", "Demo T"), r"table: .*namespace/name"),
-        (lambda t: t.replace("splits: 2", "splitz: 2"), r"benchmarks\[0\].topic_prediction.splitz: unknown field"),
-        (lambda t: t.replace("topic_prediction", "no_task"), r"benchmarks\[0\]: unknown benchmark 'no_task'"),
-        (lambda t: t.replace("path: edges.tsv", "sql: SELECT 1, path: edges.tsv"), r"data.edges: .*exactly one of 'path' or 'sql'"),
+        (
+            lambda t: t.replace("splits: 2", "splitz: 2"),
+            r"benchmarks\[0\].topic_prediction.splitz: unknown field",
+        ),
+        (
+            lambda t: t.replace("topic_prediction", "no_task"),
+            r"benchmarks\[0\]: unknown benchmark 'no_task'",
+        ),
+        (
+            lambda t: t.replace("path: edges.tsv", "sql: SELECT 1, path: edges.tsv"),
+            r"data.edges: .*exactly one of 'path' or 'sql'",
+        ),
         (lambda t: t.replace("entities: [user]", "entities: [item]"), r"does not declare"),
         (lambda t: t.replace("table: demo/t\n", ""), r"table: required field is missing"),
         (lambda t: t + "  - [unclosed\n", r"line \d+ is not valid YAML"),

@@ -32,9 +32,17 @@ def _snapshot(root):
             with open(path, "rb") as fh:
                 found[path] = hash(fh.read())
     conn = sqlite3.connect(root / "registry.db")
-    rows = {t: conn.execute(f"SELECT * FROM {t}").fetchall()  # noqa: S608
-            for t in ("tables", "versions", "aliases", "alias_history", "benchmark_results",
-                      "audit_log")}
+    rows = {
+        t: conn.execute(f"SELECT * FROM {t}").fetchall()
+        for t in (
+            "tables",
+            "versions",
+            "aliases",
+            "alias_history",
+            "benchmark_results",
+            "audit_log",
+        )
+    }
     conn.close()
     return found, rows
 
@@ -62,7 +70,9 @@ def test_publish_twice_latest_moves_and_v1_is_unchanged(tmp_path):
 def test_rows_sorted_bytewise_and_lookup_by_int_key(tmp_path):
     bank = embank.open(tmp_path)
     keys = ["b", "a", "é", "Z", "10", "9"]
-    table = VectorTable.single_entity("node", keys, np.arange(12, dtype=np.float32).reshape(6, 2) + 1)
+    table = VectorTable.single_entity(
+        "node", keys, np.arange(12, dtype=np.float32).reshape(6, 2) + 1
+    )
     emb = bank.publish("demo/sorted", table)
     assert list(emb.keys) == sorted(keys, key=lambda k: k.encode())
     np.testing.assert_array_equal(emb.vectors([10, "9"]), [[9, 10], [11, 12]])
@@ -95,8 +105,11 @@ def test_neighbors_exact_and_exclude_self(tmp_path):
 
 def test_multi_entity_table_needs_entity(tmp_path):
     rng = np.random.default_rng(0)
-    table = VectorTable(np.array(["user", "user", "item", "item"], dtype=object),
-                        np.array(["1", "2", "1", "2"], dtype=object), rng.standard_normal((4, 3)))
+    table = VectorTable(
+        np.array(["user", "user", "item", "item"], dtype=object),
+        np.array(["1", "2", "1", "2"], dtype=object),
+        rng.standard_normal((4, 3)),
+    )
     emb = embank.open(tmp_path).publish("demo/co", table)
     assert emb.table_info.entities == ["item", "user"]
     with pytest.raises(UsageError, match="pass entity"):
@@ -119,8 +132,13 @@ def test_to_pandas_arrow_and_batches(tmp_path):
 
 def test_search_tables_and_show_shape(tmp_path):
     bank = embank.open(tmp_path)
-    bank.publish("cortex/follow-graph", _table(), description="Who follows whom", owner="cortex",
-                 tags=["social"])
+    bank.publish(
+        "cortex/follow-graph",
+        _table(),
+        description="Who follows whom",
+        owner="cortex",
+        tags=["social"],
+    )
     bank.publish("demo/other", _table(), description="100% sure_thing")
     assert [t.name for t in bank.search("FOLLOW")] == ["cortex/follow-graph"]
     assert [t.name for t in bank.search("social")] == ["cortex/follow-graph"]
@@ -131,8 +149,16 @@ def test_search_tables_and_show_shape(tmp_path):
     assert len(bank.tables()) == 2
     shown = json.loads(bank.show("cortex/follow-graph").model_dump_json())
     assert set(shown) == {"table", "version", "benchmarks", "drift"}
-    assert {"number", "status", "aliases", "space_id", "n_rows", "created_at", "spec",
-            "lineage"} <= set(shown["version"])
+    assert {
+        "number",
+        "status",
+        "aliases",
+        "space_id",
+        "n_rows",
+        "created_at",
+        "spec",
+        "lineage",
+    } <= set(shown["version"])
     assert shown["version"]["created_at"].endswith("Z")
 
 
@@ -147,11 +173,19 @@ def test_labels_stored_with_version(tmp_path):
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: _table().__class__.single_entity("user", ["a", "a"], np.ones((2, 3))),
-         "duplicate key"),
+        (
+            lambda: _table().__class__.single_entity("user", ["a", "a"], np.ones((2, 3))),
+            "duplicate key",
+        ),
         (lambda: VectorTable.single_entity("user", ["a", "b"], [[1.0, np.nan], [1, 1]]), "NaN"),
-        (lambda: VectorTable.single_entity("user", ["a", "b"], [[1.0, np.inf], [1, 1]]), "NaN or Inf"),
-        (lambda: VectorTable.single_entity("user", ["a", "b"], [[0.0, 0.0], [1, 1]]), "zero vector"),
+        (
+            lambda: VectorTable.single_entity("user", ["a", "b"], [[1.0, np.inf], [1, 1]]),
+            "NaN or Inf",
+        ),
+        (
+            lambda: VectorTable.single_entity("user", ["a", "b"], [[0.0, 0.0], [1, 1]]),
+            "zero vector",
+        ),
         (lambda: VectorTable.single_entity("user", ["a", "b\tc"], np.ones((2, 2))), "tab"),
         (lambda: VectorTable.single_entity("User", ["a"], np.ones((1, 2))), "entity type"),
         (lambda: VectorTable.single_entity("user", [], np.ones((0, 2))), "no rows"),
@@ -208,8 +242,9 @@ def test_aliases_history_and_audit(tmp_path):
     assert bank.get("demo/t@production").version == 1
     assert bank.show("demo/t@production").table.aliases == {"latest": 2, "production": 1}
     conn = sqlite3.connect(tmp_path / "registry.db")
-    history = conn.execute("SELECT alias, version_number, previous_version FROM alias_history "
-                           "ORDER BY id").fetchall()
+    history = conn.execute(
+        "SELECT alias, version_number, previous_version FROM alias_history ORDER BY id"
+    ).fetchall()
     assert history == [("latest", 1, None), ("production", 1, None), ("latest", 2, 1)]
     assert [e["action"] for e in bank.audit_log("demo/t")] == ["publish", "publish"]
 
