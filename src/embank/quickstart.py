@@ -46,7 +46,7 @@ def make_social_graph(
     n_users: int = 3000,
     n_communities: int = 12,
     mean_degree: float = 16.0,
-    p_within: float = 0.8,
+    p_within: float = 0.3,
     p_second: float = 0.2,
     seed: int = 0,
 ) -> tuple[np.ndarray, list[list[int]]]:

@@ -5,6 +5,7 @@ Bad input must give one clear line, a non-zero exit, and leave the bank exactly 
 
 import json
 import os
+import sqlite3
 import textwrap
 
 import numpy as np
@@ -61,15 +62,19 @@ def project(tmp_path):
 
 
 def _bank_state(bank):
+    """Every file's bytes, and the registry's rows (its file bytes move on WAL checkpoints)."""
     if not bank.exists():
         return None
     state = {}
     for dirpath, _, names in os.walk(bank):
         for name in names:
-            if name.startswith("registry.db-"):
-                continue  # WAL side files change on read
+            if name.startswith("registry.db"):
+                continue
             with open(os.path.join(dirpath, name), "rb") as fh:
                 state[os.path.join(dirpath, name)] = fh.read()
+    conn = sqlite3.connect(bank / "registry.db")
+    state["registry"] = list(conn.iterdump())
+    conn.close()
     return state
 
 

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import scipy.io
-import scipy.sparse as sp
 
+from embank.data.matfile import read_mat
+from embank.data.sql_files import anchor_query, sql_literal
 from embank.errors import DataError, InvalidNameError
 from embank.names import MAX_KEY_BYTES, check_key
 from embank.spec.models import EdgesSource, LabelsSource
@@ -58,10 +55,6 @@ _FORMAT_BY_SUFFIX = {
     ".mat": "mat",
 }
 _COMPRESSION_SUFFIXES = (".gz", ".gzip", ".zst")
-# Table functions whose first argument names files; any other read_* counts too.
-_FILE_FUNCTIONS = frozenset(
-    {"parquet_scan", "parquet_metadata", "parquet_schema", "sniff_csv", "glob", "delta_scan"}
-)
 _FORBIDDEN_IN_KEYS = ("\t", "\n", "\r", "\x00")
 
 
@@ -112,7 +105,7 @@ def read_source(
                 f"{field}: {_pattern(source, base_dir)} matches {len(files)} .mat files; "
                 "name exactly one"
             )
-        table = _read_mat(files[0], source, wanted, field)
+        table = read_mat(files[0], source, wanted, field)
         origin = _Origin(str(files[0]))
     else:
         con = _connect()
@@ -134,7 +127,7 @@ def source_files(source: Source, base_dir: Path, *, field: str | None = None) ->
         return _matched_files(source, base_dir, field)
     con = _connect()
     try:
-        query = _anchor_query(con, source.sql, base_dir, field)
+        query = anchor_query(con, source.sql, base_dir, field)
     finally:
         con.close()
     files: set[Path] = set()
@@ -190,7 +183,7 @@ def _lines_before_data(path: Path, options: str) -> int | None:
     con = _connect()
     try:
         rows = con.execute(
-            f"SELECT HasHeader, SkipRows FROM sniff_csv({_literal(str(path))}{options})"
+            f"SELECT HasHeader, SkipRows FROM sniff_csv({sql_literal(str(path))}{options})"
         ).fetchall()
         has_header, skip_rows = rows[0]
         return int(skip_rows) + int(bool(has_header))
@@ -242,10 +235,6 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -279,7 +268,7 @@ def _read_with_duckdb(
         files = _matched_files(source, base_dir, field)
         options = {"tsv": ", delim = '\\t', all_varchar = true", "csv": ", all_varchar = true"}
         reader_options = options.get(fmt, "")
-        listed = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
+        listed = "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
         reader = {"parquet": "read_parquet", "json": "read_json"}.get(fmt, "read_csv")
         text = str(files[0]) if len(files) == 1 else str(_pattern(source, base_dir))
         single_csv = files[0] if len(files) == 1 and fmt in options else None
@@ -312,13 +301,6 @@ def _read_with_duckdb(
         raise DataError(failure + _one_line(error)) from error
 
 
-@dataclass(frozen=True)
-class _Query:
-    sql: str
-    patterns: list[Path]  # local files or globs the query names, made absolute
-    parameters: set[str]  # names of its $parameters
-
-
 def _query_relation(
     con: duckdb.DuckDBPyConnection,
     sql: str,
@@ -326,7 +308,7 @@ def _query_relation(
     field: str,
     params: Mapping[str, object] | None,
 ) -> duckdb.DuckDBPyRelation:
-    query = _anchor_query(con, sql, base_dir, field)
+    query = anchor_query(con, sql, base_dir, field)
     given = dict(params or {})
     missing = sorted(query.parameters - set(given))
     if missing:
@@ -334,176 +316,11 @@ def _query_relation(
         raise DataError(f"{field}.sql uses {names} but no value was given (e.g. --as-of)")
     bound = {name: value for name, value in given.items() if name in query.parameters}
     if "," not in str(base_dir):  # a fallback for file names the query rewrite missed
-        con.execute(f"SET file_search_path = {_literal(str(base_dir))}")
+        con.execute(f"SET file_search_path = {sql_literal(str(base_dir))}")
     try:
         return con.sql(query.sql, params=bound) if bound else con.sql(query.sql)
     except duckdb.Error as error:
         raise DataError(f"error in {field}.sql: {_one_line(error)}") from error
-
-
-def _anchor_query(con: duckdb.DuckDBPyConnection, sql: str, base_dir: Path, field: str) -> _Query:
-    """Rewrite the query's relative file names to absolute ones under ``base_dir``.
-
-    DuckDB's ``file_search_path`` alone is not enough: a file of the same name under the
-    working directory would win. So the query is parsed by DuckDB itself
-    (``json_serialize_sql``) and each relative file literal, found by its byte offset, is
-    replaced in the original text; the rest of the query stays as written.
-    """
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
-    if tree.get("error"):
-        if tree.get("error_type") == "not implemented":
-            raise DataError(
-                f"error in {field}.sql: give one SELECT query ({tree['error_message']})"
-            )
-        return _Query(sql, [], set())  # let running it report the syntax error
-    statements = tree.get("statements", [])
-    if len(statements) != 1:
-        raise DataError(f"error in {field}.sql: give one SELECT query, not {len(statements)}")
-
-    ctes = {
-        str(item["key"]).lower()
-        for node in _nodes(statements)
-        for item in (node.get("cte_map") or {}).get("map", [])
-    }
-    parameters: set[str] = set()
-    literals: list[tuple[int, int, str]] = []  # (byte offset, byte length, file name)
-    for node in _nodes(statements):
-        if node.get("class") == "PARAMETER" and node.get("identifier"):
-            parameters.add(str(node["identifier"]))
-        elif node.get("type") == "BASE_TABLE" and _is_file_name(node, ctes):
-            literals.append(_located(node, str(node["table_name"])))
-        elif node.get("type") == "TABLE_FUNCTION":
-            literals.extend(_file_arguments(node.get("function") or {}))
-
-    raw = sql.encode("utf-8")
-    patterns: list[Path] = []
-    edits: dict[int, tuple[int, bytes]] = {}
-    for offset, length, name in literals:
-        if not name or "://" in name or name.startswith("~"):
-            continue
-        path = Path(name)
-        absolute = path if path.is_absolute() else Path(os.path.normpath(base_dir / path))
-        patterns.append(absolute)
-        if path.is_absolute() or not _is_quoted(raw[offset : offset + length], name):
-            continue
-        edits[offset] = (length, _literal(str(absolute)).encode("utf-8"))
-    for offset in sorted(edits, reverse=True):
-        length, replacement = edits[offset]
-        raw = raw[:offset] + replacement + raw[offset + length :]
-    return _Query(raw.decode("utf-8"), patterns, parameters)
-
-
-def _nodes(tree: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(tree, dict):
-        yield tree
-        for value in tree.values():
-            yield from _nodes(value)
-    elif isinstance(tree, list):
-        for value in tree:
-            yield from _nodes(value)
-
-
-def _is_file_name(node: Mapping[str, Any], ctes: set[str]) -> bool:
-    """Whether a table reference can only be a file: unqualified and not a CTE's name."""
-    if node.get("schema_name") or node.get("catalog_name"):
-        return False
-    return str(node.get("table_name", "")).lower() not in ctes
-
-
-def _located(node: Mapping[str, Any], name: str) -> tuple[int, int, str]:
-    offset = int(node.get("query_location", -1))
-    length = int(node.get("query_location_length", 0))
-    return (offset, length, name) if 0 <= offset < 1 << 62 else (-1, 0, name)
-
-
-def _file_arguments(function: Mapping[str, Any]) -> list[tuple[int, int, str]]:
-    name = str(function.get("function_name", "")).lower()
-    if not (name.startswith("read_") or name in _FILE_FUNCTIONS):
-        return []
-    arguments = function.get("arguments")
-    if arguments is None:  # older DuckDB: plain children
-        arguments = [{"name": "", "expression": child} for child in function.get("children", [])]
-    if not arguments or arguments[0].get("name"):
-        return []
-    first = arguments[0].get("expression") or {}
-    items = [first]
-    if first.get("class") == "FUNCTION" and first.get("function_name") == "list_value":
-        inner = first.get("arguments") or [{"expression": c} for c in first.get("children", [])]
-        items = [item.get("expression") or {} for item in inner]
-    found = []
-    for item in items:
-        text = _string_constant(item)
-        if text is not None:
-            found.append(_located(item, text))
-    return found
-
-
-def _string_constant(node: Mapping[str, Any]) -> str | None:
-    if node.get("class") != "CONSTANT":
-        return None
-    literal = node.get("literal")
-    if isinstance(literal, dict) and literal.get("kind") == "STRING":
-        return str(literal.get("text"))
-    value = node.get("value")
-    if isinstance(value, dict) and isinstance(value.get("value"), str):
-        return str(value["value"])
-    return None
-
-
-def _is_quoted(text: bytes, name: str) -> bool:
-    """Whether ``text`` is exactly ``name`` in single or double quotes."""
-    for quote in ("'", '"'):
-        if text == (quote + name.replace(quote, quote * 2) + quote).encode("utf-8"):
-            return True
-    return False
-
-
-# --- .mat ------------------------------------------------------------------------------
-
-
-def _read_mat(path: Path, source: Source, wanted: Mapping[str, str], field: str) -> pa.Table:
-    """Edges (row, column, value) or (key=row, label=column) pairs of a sparse matrix."""
-    try:
-        variables = [name for name, _, _ in scipy.io.whosmat(path)]
-        if source.mat_key not in variables:
-            raise DataError(
-                f"{field}: variable {source.mat_key!r} not in {path} "
-                f"(variables: {', '.join(variables)}); set {field}.mat_key"
-            )
-        matrix = scipy.io.loadmat(path, variable_names=[source.mat_key])[source.mat_key]
-    except DataError:
-        raise
-    except Exception as error:  # scipy raises several kinds for files it cannot parse
-        raise DataError(f"{field}: cannot read {path} as a MATLAB file: {error}") from error
-    if not (sp.issparse(matrix) or (isinstance(matrix, np.ndarray) and matrix.ndim == 2)):
-        raise DataError(f"{field}: {source.mat_key!r} in {path} is not a 2-D matrix")
-    try:
-        csr = sp.csr_matrix(matrix, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise DataError(f"{field}: {source.mat_key!r} in {path} is not numeric") from error
-    csr.sum_duplicates()
-    csr.eliminate_zeros()
-    coo = csr.tocoo()  # row-major order
-    n_rows, n_cols = csr.shape
-    if "key" in wanted:  # labels: node x label 0/1 matrix
-        columns = {"key": _index_text(coo.row, n_rows), "label": _index_text(coo.col, n_cols)}
-    else:
-        if n_rows != n_cols:
-            raise DataError(
-                f"{field}: {source.mat_key!r} in {path} is {n_rows} x {n_cols}; "
-                "an adjacency matrix must be square"
-            )
-        columns = {
-            "src": _index_text(coo.row, n_rows),
-            "dst": _index_text(coo.col, n_cols),
-            "weight": pa.array(coo.data, type=pa.float64()),
-        }
-    return pa.table({ours: columns[ours] for ours in wanted if ours in columns})
-
-
-def _index_text(indices: np.ndarray, n: int) -> pa.Array:
-    names = pa.array(np.arange(n).astype(str), type=pa.string())
-    return pc.take(names, pa.array(indices.astype(np.int64)))
 
 
 # --- columns to our types ---------------------------------------------------------------
