@@ -27,7 +27,7 @@ from scipy.special import iv
 from sklearn.utils.extmath import randomized_svd
 
 from embank.algorithms.base import Algorithm, AlgorithmParams
-from embank.data.graph import Dataset
+from embank.data.graph import Dataset, Graph
 from embank.errors import ValidationError
 from embank.progress import Progress, Task
 from embank.vector_table import VectorTable
@@ -66,7 +66,7 @@ class Spectral(Algorithm):
 
     def fit(self, dataset: Dataset, progress: Progress | None = None) -> Self:
         """Embed ``dataset.graph``; raises :class:`ValidationError` if dim >= n_nodes."""
-        graph = dataset.graph
+        graph: Graph = dataset.require("graph", self.name, "data.edges")
         p = self.params
         n_nodes = graph.n_nodes
         if p.dim >= n_nodes:

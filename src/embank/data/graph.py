@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from embank.data.attributes import Features, Texts
+from embank.data.interactions import Interactions
+from embank.data.relations import MultiGraph
+from embank.errors import DataError
 
 __all__ = ["Dataset", "Graph", "Labels"]
 
@@ -67,8 +73,24 @@ class Labels:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Everything the fit and the benchmarks get from selection."""
+    """Everything the fit and the benchmarks get from selection.
 
-    graph: Graph
+    Which parts are set depends on the spec's data sections: ``graph`` (``data.edges``),
+    ``interactions`` (``data.interactions``), ``relations`` (``data.relations``), ``texts``
+    (``data.text``), ``features`` (``data.features``); labels for benchmarks.
+    """
+
+    graph: Graph | None = None
     labels: Labels | None = None
     lineage: dict[str, object] = field(default_factory=dict)  # sources, sha256, counts
+    interactions: Interactions | None = None
+    relations: MultiGraph | None = None
+    texts: Texts | None = None
+    features: Features | None = None
+
+    def require(self, part: str, algorithm: str, section: str) -> Any:
+        """The part an algorithm needs, or a :class:`DataError` naming the spec section."""
+        value = getattr(self, part)
+        if value is None:
+            raise DataError(f"algorithm {algorithm!r} needs {section} in the spec's data")
+        return value
