@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from embank.data.graph import Labels
+from embank.data.graph import Graph, Labels
+from embank.data.interactions import Interactions
 from embank.plugins import PluginRegistry
 from embank.progress import NullProgress, Progress
 from embank.vector_table import VectorTable
@@ -52,9 +54,17 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class BenchmarkInputs:
-    """What a version carries beside its vectors for benchmarks to use."""
+    """What a version carries beside its vectors for benchmarks to use.
+
+    ``holdout`` holds the pairs selection kept out of the fit (columns ``src_entity``,
+    ``src``, ``dst_entity``, ``dst`` as text); ``interactions`` and ``graph`` are what the
+    fit saw, so tasks can exclude training items and compute popularity or degree.
+    """
 
     labels: Labels | None = None
+    holdout: pd.DataFrame | None = None
+    interactions: Interactions | None = None
+    graph: Graph | None = None
 
 
 class Benchmark(ABC):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Features", "Texts"]
+__all__ = ["Features", "Metadata", "Texts"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,3 +33,12 @@ class Features:
     matrix: sp.csr_matrix
     columns: list[str]
     groups: dict[str, list[int]]
+
+
+@dataclass(frozen=True, eq=False)
+class Metadata:
+    """Columns per key for metadata prediction: ``frame`` has ``key`` then one column each,
+    categorical (text, numeric columns bucketed by their bins) or numeric."""
+
+    entity: str
+    frame: pd.DataFrame

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from embank.data.attributes import Features, Texts
+from embank.data.attributes import Features, Metadata, Texts
 from embank.data.interactions import Interactions
 from embank.data.relations import MultiGraph
 from embank.errors import DataError
@@ -77,7 +77,8 @@ class Dataset:
 
     Which parts are set depends on the spec's data sections: ``graph`` (``data.edges``),
     ``interactions`` (``data.interactions``), ``relations`` (``data.relations``), ``texts``
-    (``data.text``), ``features`` (``data.features``); labels for benchmarks.
+    (``data.text``), ``features`` (``data.features``); ``labels``, ``metadata`` and
+    ``holdout`` are for benchmarks.
     """
 
     graph: Graph | None = None
@@ -87,6 +88,27 @@ class Dataset:
     relations: MultiGraph | None = None
     texts: Texts | None = None
     features: Features | None = None
+    metadata: Metadata | None = None
+    holdout: pd.DataFrame | None = None  # src_entity, src, dst_entity, dst: kept out of the fit
+
+    def keys_of(self, entity: str) -> np.ndarray | None:
+        """Every key of ``entity`` the fitted parts hold (sorted), or None if none holds it."""
+        found: list[np.ndarray] = []
+        if self.graph is not None and self.graph.entity == entity:
+            found.append(self.graph.index_to_key)
+        if self.interactions is not None:
+            if self.interactions.src_entity == entity:
+                found.append(self.interactions.src_keys)
+            if self.interactions.dst_entity == entity:
+                found.append(self.interactions.dst_keys)
+        if self.relations is not None and entity in self.relations.keys:
+            found.append(self.relations.keys[entity])
+        for part in (self.texts, self.features):
+            if part is not None and part.entity == entity:
+                found.append(part.keys)
+        if not found:
+            return None
+        return np.unique(np.concatenate(found).astype(str)).astype(object)
 
     def require(self, part: str, algorithm: str, section: str) -> Any:
         """The part an algorithm needs, or a :class:`DataError` naming the spec section."""

@@ -1,4 +1,8 @@
-"""Pipeline step 1, select: from the spec's data sections to the graph the algorithms fit.
+"""Pipeline step 1, select: from the spec's data sections to the dataset the algorithms fit.
+
+``select`` reads each section given (edges here; interactions and relations in
+:mod:`embank.data.pairs`; text, features and metadata in :mod:`embank.data.attribute_tables`)
+and keeps labels and metadata for the keys the dataset embeds.
 
 The edges are read with DuckDB (:mod:`embank.data.sources`), their keys encoded once as
 integer ids in bytewise key order, and each selection step then runs on integer arrays
@@ -9,6 +13,7 @@ n x n CSR matrix of float64 weights. Labels are kept for keys in the vocabulary.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from embank.data.attribute_tables import select_table, select_text
+from embank.data.attributes import Metadata
 from embank.data.graph import Dataset, Graph, Labels
+from embank.data.pairs import select_interactions, select_relations
 from embank.data.sources import read_source, source_format, source_lineage
-from embank.errors import DataError, EmptySelectionError
+from embank.errors import DataError, EmptySelectionError, SpecError
 from embank.progress import NullProgress, Progress
-from embank.spec.models import DataSpec, EdgesSource, LabelsSource, SelectSpec
+from embank.spec.models import DataSpec, EdgesSource, HoldoutSpec, LabelsSource, SelectSpec
 
 __all__ = ["select"]
 
@@ -35,15 +43,65 @@ def select(
     progress: Progress | None = None,
     *,
     params: Mapping[str, object] | None = None,
+    holdout: HoldoutSpec | None = None,
 ) -> Dataset:
-    """Read ``data`` and apply ``select``: the graph, its labels and the lineage.
+    """Read ``data`` and apply ``select``: what the algorithms fit, labels, lineage.
 
     ``base_dir`` is the spec's folder (relative paths resolve against it); ``params``
-    binds ``$name`` parameters of ``sql:`` sources. Raises :class:`DataError` for a source
-    that cannot be read and :class:`EmptySelectionError` when no edge is left.
+    binds ``$name`` parameters of ``sql:`` sources; ``holdout`` keeps pairs of
+    ``data.interactions`` out of the fit. Raises :class:`DataError` for a source that
+    cannot be read and :class:`EmptySelectionError` when nothing is left.
     """
     progress = progress or NullProgress()
-    edges = data.edges
+    lineage: dict[str, object] = {}
+    parts: dict[str, object] = {}
+    if data.edges is not None:
+        parts["graph"] = _select_graph(data.edges, select, base_dir, progress, params, lineage)
+    if data.interactions is not None:
+        with progress.task("selecting data.interactions"):
+            interactions, held, lineage["interactions"] = select_interactions(
+                data.interactions, select, holdout, base_dir, params
+            )
+        parts["interactions"], parts["holdout"] = interactions, held
+    elif holdout is not None:
+        raise SpecError(
+            "holdout needs data.interactions (edge hold-out for graphs is not built yet)"
+        )
+    if data.relations:
+        with progress.task("selecting data.relations"):
+            parts["relations"], lineage["relations"] = select_relations(
+                data.relations, select, base_dir, params
+            )
+    if data.text is not None:
+        with progress.task("reading data.text"):
+            parts["texts"], lineage["text"] = select_text(data.text, base_dir, params)
+    if data.features is not None:
+        with progress.task("reading data.features"):
+            parts["features"], _, lineage["features"] = select_table(
+                data.features, base_dir, "data.features", params
+            )
+    dataset = Dataset(lineage=lineage, **parts)  # type: ignore[arg-type]
+    extras: dict[str, object] = {}
+    if data.metadata is not None:
+        with progress.task("reading data.metadata"):
+            _, frame, lineage["metadata"] = select_table(
+                data.metadata, base_dir, "data.metadata", params
+            )
+            extras["metadata"] = _known_rows(dataset, data.metadata.entity, frame, "data.metadata")
+    if data.labels is not None:
+        with progress.task("reading data.labels"):
+            extras["labels"], lineage["labels"] = _labels(data.labels, dataset, base_dir, params)
+    return dataclasses.replace(dataset, **extras) if extras else dataset
+
+
+def _select_graph(
+    edges: EdgesSource,
+    select: SelectSpec,
+    base_dir: Path,
+    progress: Progress,
+    params: Mapping[str, object] | None,
+    lineage: dict[str, object],
+) -> Graph:
     symmetrise = (not edges.directed) if select.symmetrise is None else select.symmetrise
     with_weight = select.weighted and (
         edges.columns.weight is not None or source_format(edges) == "mat"
@@ -60,18 +118,18 @@ def select(
         del table
     with progress.task("building the graph"):
         graph = _graph(selected, edges.entity, directed=edges.directed and not symmetrise)
+    lineage["edges"] = {**edges_lineage, "rows": counts}
+    lineage["select"] = {**select.model_dump(), "symmetrise": symmetrise}
+    lineage["n_nodes"] = graph.n_nodes
+    lineage["n_edges"] = graph.n_edges
+    return graph
 
-    lineage: dict[str, object] = {
-        "edges": {**edges_lineage, "rows": counts},
-        "select": {**select.model_dump(), "symmetrise": symmetrise},
-        "n_nodes": graph.n_nodes,
-        "n_edges": graph.n_edges,
-    }
-    labels = None
-    if data.labels is not None:
-        with progress.task("reading data.labels"):
-            labels, lineage["labels"] = _labels(data.labels, edges, graph, base_dir, params)
-    return Dataset(graph=graph, labels=labels, lineage=lineage)
+
+def _known_rows(dataset: Dataset, entity: str, frame: pd.DataFrame, field: str) -> Metadata:
+    known = dataset.keys_of(entity)
+    if known is None:
+        raise DataError(f"{field}: entity {entity!r} is not embedded by any data section")
+    return Metadata(entity, frame[frame["key"].isin(set(known))].reset_index(drop=True))
 
 
 @dataclass
@@ -237,22 +295,22 @@ def _graph(edges: _Edges, entity: str, *, directed: bool) -> Graph:
 
 def _labels(
     labels: LabelsSource,
-    edges: EdgesSource,
-    graph: Graph,
+    dataset: Dataset,
     base_dir: Path,
     params: Mapping[str, object] | None,
 ) -> tuple[Labels, dict[str, object]]:
-    """Labels of keys in the graph; labelled keys not in it are counted as skipped."""
-    if labels.entity != edges.entity:
+    """Labels of keys the dataset embeds; labelled keys not in it are counted as skipped."""
+    known = dataset.keys_of(labels.entity)
+    if known is None:
         raise DataError(
-            f"data.labels: entity {labels.entity!r} is not the graph's entity "
-            f"{edges.entity!r} (data.edges.entity); labels must name the graph's keys"
+            f"data.labels: entity {labels.entity!r} is not embedded by any data section; "
+            "labels must name keys the table will hold"
         )
     wanted = {"key": labels.columns.key, "label": labels.columns.label}
     table = read_source(labels, base_dir, wanted, field="data.labels", params=params)
     lineage = source_lineage(labels, base_dir, field="data.labels")
     pairs = table.group_by(["key", "label"], use_threads=False).aggregate([])
-    in_graph = pc.is_in(pairs.column("key"), value_set=pa.array(graph.index_to_key, pa.string()))
+    in_graph = pc.is_in(pairs.column("key"), value_set=pa.array(known, pa.string()))
     skipped = pc.count_distinct(pairs.column("key").filter(pc.invert(in_graph))).as_py()
     kept = pairs.filter(in_graph).sort_by([("key", "ascending"), ("label", "ascending")])
     frame = pd.DataFrame(

@@ -25,7 +25,13 @@ from embank.data.matfile import read_mat
 from embank.data.sql_files import anchor_query, sql_literal
 from embank.errors import DataError, InvalidNameError
 from embank.names import MAX_KEY_BYTES, check_key
-from embank.spec.models import EdgesSource, LabelsSource
+from embank.spec.models import (
+    EdgesSource,
+    LabelsSource,
+    PairsSource,
+    TableSource,
+    TextSource,
+)
 
 __all__ = [
     "Source",
@@ -37,10 +43,10 @@ __all__ = [
     "source_lineage",
 ]
 
-Source = EdgesSource | LabelsSource
+Source = EdgesSource | LabelsSource | PairsSource | TextSource | TableSource
 
 KEY_COLUMNS = frozenset({"src", "dst", "key"})
-TEXT_COLUMNS = frozenset({"label"})
+TEXT_COLUMNS = frozenset({"label", "text", "session"})
 NUMBER_COLUMNS = frozenset({"weight"})
 
 _FORMAT_BY_SUFFIX = {

@@ -50,7 +50,7 @@ def run_spec(
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    dataset = select(spec.data, spec.select, loaded.base_dir, progress)
+    dataset = select(spec.data, spec.select, loaded.base_dir, progress, holdout=spec.holdout)
     timings["select"] = time.perf_counter() - start
 
     algorithm_cls = algorithms.get(spec.algorithm.name)
@@ -60,7 +60,12 @@ def run_spec(
     timings["fit"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    inputs = BenchmarkInputs(labels=dataset.labels)
+    inputs = BenchmarkInputs(
+        labels=dataset.labels,
+        holdout=dataset.holdout,
+        interactions=dataset.interactions,
+        graph=dataset.graph,
+    )
     results = [
         benchmarks.get(task)(params).run(vectors, inputs, progress)
         for task, params in spec.benchmark_tasks()
@@ -105,6 +110,7 @@ def run_spec(
             tags=spec.tags,
             entities=spec.entities,
             labels=dataset.labels,
+            holdout=dataset.holdout,
             results=results,
             spec=spec.model_dump(mode="json"),
             lineage=lineage,

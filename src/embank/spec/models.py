@@ -28,11 +28,19 @@ __all__ = [
     "DataSpec",
     "EdgeColumns",
     "EdgesSource",
+    "HoldoutSpec",
+    "KeyColumn",
     "LabelColumns",
     "LabelsSource",
+    "NumericColumn",
+    "PairColumns",
+    "PairsSource",
     "PublishSpec",
     "SelectSpec",
     "Spec",
+    "TableSource",
+    "TextColumns",
+    "TextSource",
 ]
 
 SourceFormat = Literal["auto", "csv", "tsv", "parquet", "json", "mat"]
@@ -42,10 +50,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Source(_Model):
+class _Located(_Model):
     """A table read from a file (``path``) or computed by a DuckDB query (``sql``)."""
 
-    entity: str = Field(description="Entity type of the keys this source names, e.g. 'user'.")
     path: str | None = Field(
         None,
         description="File or glob (CSV / TSV / Parquet / JSON, gzip too, or a .mat matrix); "
@@ -58,16 +65,22 @@ class _Source(_Model):
     )
     format: SourceFormat = Field("auto", description="File format; 'auto' goes by the file name.")
 
+    @model_validator(mode="after")
+    def _one_of_path_or_sql(self) -> _Located:
+        if (self.path is None) == (self.sql is None):
+            raise ValueError("give exactly one of 'path' or 'sql'")
+        return self
+
+
+class _Source(_Located):
+    """A source whose keys are all of one entity type."""
+
+    entity: str = Field(description="Entity type of the keys this source names, e.g. 'user'.")
+
     @field_validator("entity")
     @classmethod
     def _entity(cls, value: str) -> str:
         return _checked(names.check_entity, value)
-
-    @model_validator(mode="after")
-    def _one_of_path_or_sql(self) -> _Source:
-        if (self.path is None) == (self.sql is None):
-            raise ValueError("give exactly one of 'path' or 'sql'")
-        return self
 
 
 class EdgeColumns(_Model):
@@ -102,9 +115,119 @@ class LabelsSource(_Source):
     mat_key: str = Field("group", description="Variable holding the label matrix in a .mat file.")
 
 
+class PairColumns(_Model):
+    src: str = Field("src", description="Column holding the source key (e.g. the user).")
+    dst: str = Field("dst", description="Column holding the destination key (e.g. the item).")
+    weight: str | None = Field(None, description="Column of weights; absent means 1.")
+    ts: str | None = Field(None, description="Column of event times, for sequences and hold-out.")
+    session: str | None = Field(None, description="Column of session ids, for sequences.")
+
+
+class PairsSource(_Located):
+    """Pairs between two entity types: ``data.interactions`` and each of ``data.relations``."""
+
+    src: str = Field(description="Entity type of the source keys, e.g. 'user'.")
+    dst: str = Field(description="Entity type of the destination keys, e.g. 'item'.")
+    columns: PairColumns = Field(
+        default_factory=PairColumns, description="Which source columns are src, dst, weight, ts."
+    )
+
+    @field_validator("src", "dst")
+    @classmethod
+    def _entities(cls, value: str) -> str:
+        return _checked(names.check_entity, value)
+
+
+class TextColumns(_Model):
+    key: str = Field("key", description="Column holding the key.")
+    text: str = Field("text", description="Column holding the text (title, description, bio).")
+
+
+class TextSource(_Source):
+    """``data.text``: one text per key, for text embeddings and benchmarks."""
+
+    columns: TextColumns = Field(
+        default_factory=TextColumns, description="Which source columns are key and text."
+    )
+
+
+class NumericColumn(_Model):
+    bins: list[float] | None = Field(
+        None, description="Bucket edges; the column becomes categorical buckets when given."
+    )
+
+
+class KeyColumn(_Model):
+    key: str = Field("key", description="Column holding the key.")
+
+
+class TableSource(_Source):
+    """``data.metadata`` / ``data.features``: a key column plus categorical and numeric ones."""
+
+    columns: KeyColumn = Field(default_factory=KeyColumn, description="Which column is the key.")
+    categorical: list[str] = Field(
+        default_factory=list, description="Columns of categories (one-hot encoded)."
+    )
+    numeric: dict[str, NumericColumn | None] = Field(
+        default_factory=dict, description="Numeric columns, each optionally with bins."
+    )
+
+    @model_validator(mode="after")
+    def _some_columns(self) -> TableSource:
+        if not self.categorical and not self.numeric:
+            raise ValueError("list at least one column under 'categorical' or 'numeric'")
+        return self
+
+
+class HoldoutSpec(_Model):
+    """Pairs kept out of the fit, for benchmarks (recommendation, link prediction)."""
+
+    fraction: float = Field(
+        gt=0, lt=1, description="Share of pairs held out (per user for by: user)."
+    )
+    by: Literal["edge", "user", "time"] = Field(
+        "user",
+        description="edge: random pairs; user: a random share of each user's; "
+        "time: each user's latest share (needs columns.ts).",
+    )
+    seed: int = Field(0, ge=0, description="Seed of the random hold-out.")
+
+
 class DataSpec(_Model):
-    edges: EdgesSource = Field(description="The graph to embed: edges between keys of one entity.")
+    edges: EdgesSource | None = Field(
+        None, description="A graph over one entity type: edges between its keys."
+    )
+    interactions: PairsSource | None = Field(
+        None, description="Who interacted with what (users x items), with weights and times."
+    )
+    relations: dict[str, PairsSource] | None = Field(
+        None, description="Several relation types between entity types, by relation name."
+    )
+    text: TextSource | None = Field(None, description="A text per key, e.g. item titles.")
+    features: TableSource | None = Field(
+        None, description="A wide feature table per key, for feature compression."
+    )
+    metadata: TableSource | None = Field(
+        None, description="Columns per key (gender, age, ...) for metadata prediction."
+    )
     labels: LabelsSource | None = Field(None, description="Labels of keys, for benchmarks.")
+
+    @model_validator(mode="after")
+    def _something_to_embed(self) -> DataSpec:
+        if not any((self.edges, self.interactions, self.relations, self.text, self.features)):
+            raise ValueError("give one of edges, interactions, relations, text or features")
+        return self
+
+    def entities(self) -> list[str]:
+        """Every entity type the sections name, in first-seen order."""
+        seen: list[str] = []
+        for source in (self.edges, self.text, self.features, self.metadata, self.labels):
+            if source is not None:
+                seen.append(source.entity)
+        for pairs in [self.interactions, *(self.relations or {}).values()]:
+            if pairs is not None:
+                seen += [pairs.src, pairs.dst]
+        return list(dict.fromkeys(seen))
 
 
 class SelectSpec(_Model):
@@ -175,6 +298,9 @@ class Spec(_Model):
         description="Conditions a version must meet to publish, "
         "'FIGURE OP NUMBER [* previous|baseline]', e.g. 'topic_prediction.macro_f1@50 >= 0.27'.",
     )
+    holdout: HoldoutSpec | None = Field(
+        None, description="Hold pairs out of the fit for benchmarks (opt-in)."
+    )
     publish: PublishSpec = Field(default_factory=PublishSpec, description="Publish settings.")
 
     @field_validator("table")
@@ -204,9 +330,9 @@ class Spec(_Model):
 
     @model_validator(mode="after")
     def _entities_cover_data(self) -> Spec:
-        declared = self.entities or [self.data.edges.entity]
-        used = {self.data.edges.entity} | ({self.data.labels.entity} if self.data.labels else set())
-        missing = sorted(used - set(declared))
+        used = self.data.entities()
+        declared = self.entities or used
+        missing = sorted(set(used) - set(declared))
         if missing:
             raise ValueError(f"data uses entity types {missing} that 'entities' does not declare")
         self.entities = declared

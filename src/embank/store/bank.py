@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 from embank._version import __version__
@@ -154,6 +155,7 @@ class Bank:
         tags: Sequence[str] | None = None,
         entities: Sequence[str] | None = None,
         labels: Labels | None = None,
+        holdout: pd.DataFrame | None = None,
         results: Iterable[TaskResult] = (),
         spec: dict[str, Any] | None = None,
         lineage: dict[str, Any] | None = None,
@@ -193,6 +195,7 @@ class Bank:
                 staging,
                 table,
                 labels,
+                holdout,
                 {"table": name, "space_id": space_id, "content_hash": digest},
             )
             final.parent.mkdir(parents=True, exist_ok=True)

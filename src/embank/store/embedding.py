@@ -232,6 +232,10 @@ class Embedding:
         """The labels published with this version (for benchmarks), if any."""
         return files.read_labels(self.folder)
 
+    def holdout(self) -> pd.DataFrame | None:
+        """The pairs kept out of this version's fit (src_entity, src, dst_entity, dst)."""
+        return files.read_holdout(self.folder)
+
     def verify(self) -> list[str]:
         """Files whose checksum no longer matches the manifest; empty when intact."""
         return files.verify_manifest(self.folder)

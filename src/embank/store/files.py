@@ -2,7 +2,8 @@
 
 A version folder holds ``vectors.parquet`` (the offline store: entity, key, vector as
 FixedSizeList<float32>), the embedded online store (``online.keys.arrow`` + ``online.vectors.npy``,
-memory-mapped by readers), optional ``attributes.parquet`` (labels), and ``manifest.json``
+memory-mapped by readers), optional ``attributes.parquet`` (labels), optional
+``holdout.parquet`` (pairs kept out of the fit), and ``manifest.json``
 with the sha256 of every file, written last. Rows are sorted by (entity, key) bytewise and
 the row id is the position in every file.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -25,12 +27,14 @@ from embank.vector_table import VectorTable
 
 __all__ = [
     "ATTRIBUTES",
+    "HOLDOUT",
     "MANIFEST",
     "OFFLINE",
     "ONLINE_KEYS",
     "ONLINE_VECTORS",
     "content_hash",
     "fsync_dir",
+    "read_holdout",
     "read_keys",
     "read_labels",
     "read_manifest",
@@ -42,6 +46,7 @@ OFFLINE = "vectors.parquet"
 ONLINE_KEYS = "online.keys.arrow"
 ONLINE_VECTORS = "online.vectors.npy"
 ATTRIBUTES = "attributes.parquet"
+HOLDOUT = "holdout.parquet"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
@@ -92,7 +97,11 @@ def _arrow_rows(table: VectorTable) -> pa.Table:
 
 
 def write_version_files(
-    folder: Path, table: VectorTable, labels: Labels | None, meta: dict[str, Any]
+    folder: Path,
+    table: VectorTable,
+    labels: Labels | None,
+    holdout: pd.DataFrame | None,
+    meta: dict[str, Any],
 ) -> dict[str, Any]:
     """Write every file of a version into ``folder`` (sorted rows), manifest last."""
     rows = _arrow_rows(table)
@@ -117,6 +126,13 @@ def write_version_files(
             folder / ATTRIBUTES,
         )
         files.append(ATTRIBUTES)
+    if holdout is not None and len(holdout):
+        columns = ["src_entity", "src", "dst_entity", "dst"]
+        pq.write_table(
+            pa.table({c: pa.array(holdout[c].astype(str).tolist(), pa.string()) for c in columns}),
+            folder / HOLDOUT,
+        )
+        files.append(HOLDOUT)
     for name in files:
         _fsync(folder / name)
     manifest = {
@@ -157,6 +173,11 @@ def read_keys(folder: Path) -> pa.Table:
     """The (entity, key) columns of the online store, memory-mapped."""
     with pa.memory_map(str(folder / ONLINE_KEYS), "r") as source:
         return pa.ipc.open_file(source).read_all()
+
+
+def read_holdout(folder: Path) -> pd.DataFrame | None:
+    path = folder / HOLDOUT
+    return pq.read_table(path).to_pandas() if path.exists() else None
 
 
 def read_labels(folder: Path) -> Labels | None:
