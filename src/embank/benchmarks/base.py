@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from embank.data.attributes import Metadata
 from embank.data.graph import Graph, Labels
 from embank.data.interactions import Interactions
 from embank.plugins import PluginRegistry
@@ -65,6 +66,7 @@ class BenchmarkInputs:
     holdout: pd.DataFrame | None = None
     interactions: Interactions | None = None
     graph: Graph | None = None
+    metadata: Metadata | None = None
 
 
 class Benchmark(ABC):

@@ -65,6 +65,7 @@ def run_spec(
         holdout=dataset.holdout,
         interactions=dataset.interactions,
         graph=dataset.graph,
+        metadata=dataset.metadata,
     )
     results = [
         benchmarks.get(task)(params).run(vectors, inputs, progress)
