@@ -91,6 +91,9 @@ def run_spec(
             "name": spec.algorithm.name,
             "params": algorithm.params.model_dump(mode="json"),
             "deterministic": algorithm_cls.deterministic,
+            # what an algorithm says about its own fit (e.g. how much signal compression kept)
+            "report": getattr(algorithm, "report_", None),
+            "relation_operators": getattr(algorithm, "relation_operators_", None),
         },
         "gates": [
             {"gate": o.gate.text, "passed": o.passed, "value": o.value, "bound": o.bound}
