@@ -28,7 +28,7 @@ from sklearn.utils.extmath import randomized_svd
 
 from embank.algorithms.base import Algorithm, AlgorithmParams
 from embank.data.graph import Dataset, Graph
-from embank.errors import ValidationError
+from embank.errors import EmptySelectionError, ValidationError
 from embank.progress import Progress, Task
 from embank.vector_table import VectorTable
 
@@ -69,6 +69,8 @@ class Spectral(Algorithm):
         graph: Graph = dataset.require("graph", self.name, "data.edges")
         p = self.params
         n_nodes = graph.n_nodes
+        if n_nodes == 0:
+            raise EmptySelectionError("spectral: the graph has no nodes; check data.edges")
         if p.dim >= n_nodes:
             raise ValidationError(
                 f"dim {p.dim} must be smaller than the number of nodes {n_nodes}; lower dim"
