@@ -40,5 +40,5 @@ def test_deterministic_registered_and_needs_a_graph():
     again = [f.value for f in FollowJaccard().run(table, BenchmarkInputs(graph=graph)).figures]
     assert first == again
     assert benchmarks.get("follow_jaccard") is FollowJaccard
-    with pytest.raises(DataError, match="needs data.edges"):
+    with pytest.raises(DataError, match=r"needs data.edges"):
         FollowJaccard().run(table, BenchmarkInputs())

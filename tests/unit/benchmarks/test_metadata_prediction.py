@@ -57,7 +57,7 @@ def test_deterministic_and_registered():
 
 def test_missing_metadata_and_columns():
     table, inputs = _case(informative=True)
-    with pytest.raises(DataError, match="needs data.metadata"):
+    with pytest.raises(DataError, match=r"needs data.metadata"):
         MetadataPrediction().run(table, BenchmarkInputs())
     with pytest.raises(DataError, match="no categorical column"):
         MetadataPrediction({"columns": ["height"]}).run(table, inputs)

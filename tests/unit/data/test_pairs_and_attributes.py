@@ -90,7 +90,7 @@ def test_holdout_never_takes_the_last_pair(folder, by):
 
 def test_holdout_needs_interactions(folder):
     _write(folder, "edges.tsv", "src\tdst\nx\ty\n")
-    with pytest.raises(SpecError, match="holdout needs data.interactions"):
+    with pytest.raises(SpecError, match=r"holdout needs data.interactions"):
         select(
             _data(edges={"entity": "user", "path": "edges.tsv"}),
             SelectSpec(),
@@ -101,7 +101,7 @@ def test_holdout_needs_interactions(folder):
 
 def test_holdout_by_time_needs_ts(folder):
     source = {**INTERACTIONS, "columns": {"src": "user", "dst": "item"}}
-    with pytest.raises(SpecError, match="columns.ts"):
+    with pytest.raises(SpecError, match=r"columns.ts"):
         select(
             _data(interactions=source),
             SelectSpec(),
@@ -188,7 +188,7 @@ def test_bad_numbers_and_times_named(folder):
             "numeric": {"age": None},
         }
     )
-    with pytest.raises(DataError, match="data.features: column 'age' holds 'old'"):
+    with pytest.raises(DataError, match=r"data.features: column 'age' holds 'old'"):
         select(data, SelectSpec(), folder)
     _write(folder, "ev.tsv", "user\titem\tts\nu1\ta\tyesterday\n")
     source = {
@@ -197,7 +197,7 @@ def test_bad_numbers_and_times_named(folder):
         "path": "ev.tsv",
         "columns": {"src": "user", "dst": "item", "ts": "ts"},
     }
-    with pytest.raises(DataError, match="data.interactions: column 'ts' holds 'yesterday'"):
+    with pytest.raises(DataError, match=r"data.interactions: column 'ts' holds 'yesterday'"):
         select(_data(interactions=source), SelectSpec(), folder)
 
 
