@@ -1,8 +1,8 @@
 """ALS and item2vec on MovieLens 100K, judged by the recommendation task.
 
 Ratings >= 4 are the positives; a per-user random 20 % of them is held out (seed 0, never
-a user's only positive). Measured with the params pinned below (seed-0 split): popularity
-Recall@10 0.104, ALS 0.263, item2vec about 0.22.
+a user's only positive). Measured with the params pinned below (seed-0 split): Recall@10
+popularity 0.1004, ALS 0.2597 (2.59x), item2vec 0.2222 (2.21x).
 """
 
 from __future__ import annotations
