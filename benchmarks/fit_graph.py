@@ -4,10 +4,10 @@ loop of the same loss and, when it runs, PyTorch-BigGraph itself.
 All three train the same 667,966 directed edges (each undirected edge both ways) with the
 same model and loss: one 128-d table, identity operator, dot comparator, softmax loss over
 100 in-batch negatives (groups of 100 edges) and 100 uniform negatives on both ends of each
-edge, Adagrad at learning rate 0.1, batches of 1,000 edges, N(0, 0.001^2) start. Each is
-timed on its training alone (wall and CPU seconds) and its vectors are scored by embank's
-topic prediction (Macro-F1 and Micro-F1 with 50% of the labelled nodes for training, 5
-splits).
+edge, Adagrad at learning rate 0.1, batches of 1,000 edges, N(0, 0.001^2) start. A fourth
+row runs twhin with its own defaults. Each is timed on its training alone (wall and CPU
+seconds) and its vectors are scored by embank's topic prediction (Macro-F1 and Micro-F1
+with 50% of the labelled nodes for training, 5 splits).
 
 PyTorch-BigGraph (``torchbiggraph`` 1.0.0) runs in its own virtual environment, since it
 needs ``setuptools<81`` (it imports ``pkg_resources``); the script calls it as a subprocess::
@@ -333,16 +333,17 @@ def main(argv: list[str] | None = None) -> int:
 
     ours = next((r for r in rows if r[0] == "ours"), None)
     print()
+    # cores = CPU s / train s: on shared cores, how much of the machine each trainer got
     print(
-        "| trainer | train s | CPU s | edges/s | edges per CPU s | speed vs ours "
+        "| trainer | train s | CPU s | cores | edges/s | edges per CPU s | speed vs ours "
         "| CPU cost vs ours | Macro-F1@50% | Micro-F1@50% |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, wall_s, cpu_s, rate, macro, micro in rows:
         speed = f"{rate / ours[3]:.2f}" if ours else ""
         cost = f"{cpu_s / ours[2]:.2f}" if ours else ""
         print(
-            f"| {names[key]} | {wall_s:.1f} | {cpu_s:.1f} | {rate:,.0f} | "
+            f"| {names[key]} | {wall_s:.1f} | {cpu_s:.1f} | {cpu_s / wall_s:.1f} | {rate:,.0f} | "
             f"{n_edges * args.epochs / cpu_s:,.0f} | {speed} | {cost} | {macro:.4f} | {micro:.4f} |"
         )
     return 0
