@@ -2,9 +2,9 @@
 
 ``p = q = 1`` is DeepWalk (first-order walks by edge weight); other values bias each
 step by where the walk came from (node2vec, Grover & Leskovec, KDD 2016): a small ``q``
-pushes walks outward (community structure), a small ``p`` keeps them near their start
-(structural roles). The walks come from :mod:`embank.algorithms.walks`; the skip-gram
-trainer is ours (:mod:`embank.algorithms.skipgram`, the default) or gensim's
+pushes walks outward (DFS-like: communities), a large ``q`` or a small ``p`` keeps them
+local (BFS-like: structural roles). The walks come from :mod:`embank.algorithms.walks`;
+the skip-gram trainer is ours (:mod:`embank.algorithms.skipgram`, the default) or gensim's
 ``Word2Vec(sg=1, hs=0)`` as the reference.
 
 Deterministic (bit-identical for a fixed seed) with ``n_threads: 1``. The walks are the
