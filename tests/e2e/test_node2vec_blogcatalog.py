@@ -1,10 +1,12 @@
 """node2vec on BlogCatalog (10,312 bloggers, 39 topics) through the real pipeline.
 
 The example spec with its algorithm switched to node2vec (dim 128, 10 walks of 80 per
-node, window 10), selected, fitted and scored by a dry run (no bank). Bars: Macro-F1 at
-50 % >= 0.24 at p = q = 1 (pecanpy + gensim with one epoch, scored the same way: 0.226),
-and the node2vec paper's 0.258 with the p, q chosen by ``benchmarks/fit_node2vec.py
---grid`` (docs/benchmarks.md has that grid).
+node, window 10, 2 epochs), selected, fitted and scored by a dry run (no bank). Bars:
+Macro-F1 at 50 % >= 0.24 at p = q = 1 (pecanpy + gensim with one epoch, scored the same
+way: 0.226; ours measured 0.249-0.251), and the node2vec paper's 0.258 with p = 1,
+q = 0.125 and input + output vectors, chosen by ``benchmarks/fit_node2vec.py --grid``
+(docs/benchmarks.md has the grid; measured 0.263-0.266). One epoch at p = q = 1 gives
+0.22-0.23 here, like pecanpy + gensim.
 """
 
 from __future__ import annotations
