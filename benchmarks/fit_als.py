@@ -1,7 +1,8 @@
 """ALS on MovieLens 100K: embank's ALS algorithm against calling ``implicit`` directly.
 
-Both fit the same training matrix (ratings >= 4, a per-user random 20 % held out, seed 0:
-the split of ``tests/e2e/test_movielens_recommendation.py``) with the same params, BM25
+Both fit the same training matrix (examples/movielens.yaml's selection: ratings >= 4, a
+per-user random 20 % held out, seed 0, as in tests/e2e/test_movielens_recommendation.py)
+with the example's params, BM25
 weighting included, BLAS limited to one thread in both (as ``implicit`` recommends) and
 the same solver threads. Fits alternate, ``--repeats`` of each; the best and median wall
 times are compared (time ratio = ours / direct). Both tables are scored by embank's
@@ -13,6 +14,7 @@ recommendation task (Recall@10, NDCG@10), beside the popularity baseline.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -21,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
@@ -31,50 +32,23 @@ from embank.benchmarks.base import BenchmarkInputs
 from embank.benchmarks.recommendation import Recommendation
 from embank.data.graph import Dataset
 from embank.data.interactions import Interactions
+from embank.data.select import select
+from embank.spec.load import load_spec
 from embank.vector_table import VectorTable
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "movielens-100k"
-PARAMS = {
-    "dim": 64,
-    "iterations": 15,
-    "confidence": "bm25",
-    "bm25_k1": 1.2,
-    "bm25_b": 0.75,
-    "alpha": 1.0,
-    "regularization": 30.0,
-    "seed": 0,
-}
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / ".." / "shared" / "data"
+EXAMPLE = ROOT / "examples" / "movielens.yaml"
+# The example spec's pinned ALS params, so the benchmark measures what `embank run` fits.
+PARAMS = load_spec(EXAMPLE, []).spec.algorithm.params
 
 
-def load(folder: Path, fraction: float = 0.2, seed: int = 0) -> tuple[Interactions, pd.DataFrame]:
-    """(training interactions, held-out pairs); the same split as the e2e test."""
-    ratings = pd.read_csv(folder / "interactions.tsv.gz", sep="\t")
-    positives = ratings[ratings["rating"] >= 4].sort_values(["user", "timestamp", "item"])
-    positives = positives.reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-    held = np.zeros(len(positives), dtype=bool)
-    for rows in positives.groupby("user", sort=True).indices.values():
-        n_held = min(int(fraction * len(rows) + 0.5), len(rows) - 1)
-        held[rows[rng.permutation(len(rows))[:n_held]]] = True
-    positives["user"] = positives["user"].astype(str)
-    positives["item"] = positives["item"].astype(str)
-    train, test = positives[~held], positives[held]
-    src_keys = np.array(sorted(train["user"].unique()), dtype=object)
-    dst_keys = np.array(sorted(train["item"].unique()), dtype=object)
-    matrix = sp.csr_matrix(
-        (
-            train["rating"].to_numpy(np.float64),
-            (
-                pd.Index(src_keys).get_indexer(train["user"]),
-                pd.Index(dst_keys).get_indexer(train["item"]),
-            ),
-        ),
-        shape=(len(src_keys), len(dst_keys)),
-    )
-    holdout = pd.DataFrame(
-        {"src_entity": "user", "src": test["user"], "dst_entity": "item", "dst": test["item"]}
-    )
-    return Interactions("user", "item", src_keys, dst_keys, matrix), holdout
+def load(data: Path) -> tuple[Interactions, pd.DataFrame]:
+    """(training interactions, held-out pairs): the example spec's selection and split."""
+    os.environ["EMBANK_DATA"] = str(data)
+    spec = load_spec(EXAMPLE, []).spec
+    dataset = select(spec.data, spec.select, EXAMPLE.parent, holdout=spec.holdout)
+    return dataset.interactions, dataset.holdout
 
 
 def fit_ours(interactions: Interactions, threads: int) -> VectorTable:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["NullProgress", "Progress", "Task"]
+__all__ = ["NullProgress", "Progress", "RecordedTask", "RecordingProgress", "Task"]
 
 log = logging.getLogger("embank")
 
@@ -38,3 +39,30 @@ class NullProgress:
     def task(self, description: str, total: float | None = None) -> Iterator[Task]:
         log.info("%s", description)
         yield _NullTask()
+
+
+@dataclass
+class RecordedTask:
+    description: str
+    total: float | None
+    done: float = 0
+
+    def advance(self, n: float = 1) -> None:
+        self.done += n
+
+
+class RecordingProgress:
+    """Remembers every task and how far it got: for testing that a plugin reports progress."""
+
+    def __init__(self) -> None:
+        self.tasks: list[RecordedTask] = []
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[RecordedTask]:
+        recorded = RecordedTask(description, total)
+        self.tasks.append(recorded)
+        yield recorded
+
+    def unfinished(self) -> list[RecordedTask]:
+        """Tasks that declared a total and did not reach it."""
+        return [t for t in self.tasks if t.total is not None and t.done != t.total]

@@ -195,7 +195,7 @@ def select_interactions(
         src_keys=src_keys,
         dst_keys=dst_keys,
         matrix=matrix,
-        sequences=_sequences(events),
+        sequences=_sequences(events, select),
     )
     lineage = {
         **source_lineage(source, base_dir, field=field),
@@ -207,15 +207,23 @@ def select_interactions(
     return interactions, held_frame, lineage
 
 
-def _sequences(events: pd.DataFrame) -> list[np.ndarray]:
-    """dst ids in time order per session (or per src when only ts is given)."""
+def _sequences(events: pd.DataFrame, select: SelectSpec) -> list[np.ndarray]:
+    """dst ids in time order per session (or per src when only ts is given).
+
+    Events with the same ts keep their source order, or a seeded random one with
+    ``select.ties: shuffle``.
+    """
     if "session" in events:
         group = "session"
     elif "ts" in events:
         group = "src_id"
     else:
         return []
-    ordered = events.assign(position=np.arange(len(events)))
+    if select.ties == "shuffle":
+        position = np.random.default_rng(select.seed).permutation(len(events))
+    else:
+        position = np.arange(len(events))
+    ordered = events.assign(position=position)
     sort_by = ["ts", "position"] if "ts" in events else ["position"]
     ordered = ordered.sort_values([group, *sort_by], kind="stable")
     return [rows.to_numpy(np.int64) for _, rows in ordered.groupby(group, sort=True)["dst_id"]]

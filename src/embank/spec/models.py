@@ -247,6 +247,14 @@ class SelectSpec(_Model):
     top_n: int | None = Field(
         None, ge=1, description="Keep only the N keys of highest degree (ties by key)."
     )
+    ties: Literal["source", "shuffle"] = Field(
+        "source",
+        description=(
+            "How a sequence orders events with the same ts: in source order, or shuffled "
+            "(seeded by select.seed), for sources that sort same-second events by item id."
+        ),
+    )
+    seed: int = Field(0, ge=0, description="Seed of random choices in selection (ties).")
 
 
 class AlgorithmSpec(_Model):

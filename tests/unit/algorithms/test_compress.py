@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pydantic
 import pytest
@@ -128,12 +125,6 @@ def test_multi_hot_and_missing_categories_are_reported():
     assert report["groups"]["kind"]["value"] > report["groups"]["kind"]["baseline"] + 0.3
 
 
-def test_progress_reaches_its_totals(dataset):
-    progress = RecordingProgress()
-    FeatureCompression({**FAST, "epochs": 3}).fit(dataset, progress=progress)
-    assert [(total, done) for _, total, done in progress.tasks] == [(3, 3), (1, 1)]
-
-
 def test_missing_features_name_the_spec_section():
     with pytest.raises(DataError, match=r"data\.features"):
         FeatureCompression().fit(Dataset())
@@ -178,19 +169,6 @@ def test_bad_params_are_rejected(params):
 def test_every_param_has_a_description():
     for name, field in FeatureCompression.Params.model_fields.items():
         assert field.description, name
-
-
-class RecordingProgress:
-    def __init__(self) -> None:
-        self.tasks: list[list] = []  # [description, total, units advanced]
-
-    @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[RecordingProgress]:
-        self.tasks.append([description, total, 0])
-        yield self
-
-    def advance(self, n: float = 1) -> None:
-        self.tasks[-1][2] += n
 
 
 def test_registered_under_its_name():

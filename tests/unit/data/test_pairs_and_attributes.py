@@ -68,6 +68,24 @@ def test_sessions_make_sequences(folder):
     assert items == [["a", "b"], ["c", "d", "e", "a"], ["a", "b"], ["c"]]
 
 
+def test_same_time_events_keep_source_order_or_a_seeded_shuffle(tmp_path):
+    # one user rates ten items in the same second, listed by item id (as MovieLens does)
+    rows = "".join(f"u1\ti{i}\t1\t7\n" for i in range(10))
+    _write(tmp_path, "same.tsv", "user\titem\tw\tts\n" + rows)
+    source = {**INTERACTIONS, "path": "same.tsv"}
+
+    def order(select_spec):
+        inter = select(_data(interactions=source), select_spec, tmp_path).interactions
+        return [inter.dst_keys[i] for i in inter.sequences[0]]
+
+    assert order(SelectSpec()) == [f"i{i}" for i in range(10)]
+    shuffled = order(SelectSpec(ties="shuffle", seed=1))
+    assert sorted(shuffled) == sorted(f"i{i}" for i in range(10))
+    assert shuffled != [f"i{i}" for i in range(10)]
+    assert order(SelectSpec(ties="shuffle", seed=1)) == shuffled
+    assert order(SelectSpec(ties="shuffle", seed=2)) != shuffled
+
+
 @pytest.mark.parametrize("by", ["user", "time", "edge"])
 def test_holdout_never_takes_the_last_pair(folder, by):
     holdout = HoldoutSpec(fraction=0.4, by=by, seed=0)
