@@ -65,7 +65,9 @@ class Node2Vec(Algorithm):
             description="In-out parameter: stepping to a node not adjacent to the previous one "
             "weighs 1/q; q < 1 explores outward, q > 1 stays local.",
         )
-        epochs: int = Field(1, ge=1, description="Skip-gram passes over the walks.")
+        epochs: int = Field(
+            2, ge=1, description="Skip-gram passes over the walks (1 is faster, ~0.03 lower F1)."
+        )
         negative: int = Field(5, ge=1, description="Negative samples per positive pair.")
         learning_rate: float = Field(
             0.025,
