@@ -46,6 +46,11 @@ class MetadataPredictionParams(BenchmarkParams):
     min_class_size: int = Field(
         5, ge=1, description="Classes with fewer rows are merged into '(other)'."
     )
+    max_rows: int = Field(
+        20_000,
+        ge=10,
+        description="Rows scored at most: a seeded sample beyond it keeps big tables fast.",
+    )
 
 
 class MetadataPrediction(Benchmark):
@@ -73,6 +78,8 @@ class MetadataPrediction(Benchmark):
                 f"metadata_prediction: only {len(frame)} {entity} keys of the table have "
                 f"metadata; need at least {2 * p.folds}"
             )
+        if len(frame) > p.max_rows:
+            frame = frame.sample(n=p.max_rows, random_state=p.seed).sort_index()
         vectors = table.vectors[[rows[k] for k in frame["key"]]]
         columns = p.columns or [
             c for c in frame.columns if c != "key" and not is_numeric_dtype(frame[c])

@@ -49,6 +49,11 @@ class TopicPredictionParams(BenchmarkParams):
     baseline: bool = Field(
         True, description="Also score random Gaussian vectors of the same shape (seeded)."
     )
+    max_rows: int = Field(
+        20_000,
+        ge=10,
+        description="Labelled rows scored at most (a seeded sample beyond it).",
+    )
 
     @field_validator("train_ratios")
     @classmethod
@@ -144,6 +149,11 @@ class TopicPrediction(Benchmark):
                 f"entity {inputs.labels.entity!r} in the table; found {len(rows)} rows and "
                 f"{y.shape[1]} labels ({n_missing} labelled keys are not in the table)"
             )
+        n_labelled = len(rows)
+        if n_labelled > p.max_rows:
+            sample = np.sort(np.random.default_rng(p.seed).choice(n_labelled, p.max_rows, False))
+            rows, y = rows[sample], y[sample]
+            y = y[:, y.sum(axis=0) > 0]  # topics the sample still holds
         vectors = table.vectors[rows]
         sources = {"embedding": vectors}
         if p.baseline:
@@ -177,6 +187,7 @@ class TopicPrediction(Benchmark):
                     "train_ratio": ratio,
                     "n_labels": int(y.shape[1]),
                     "n_missing_keys": n_missing,
+                    "n_labelled_rows": n_labelled,
                 }
                 figures.append(
                     Figure(

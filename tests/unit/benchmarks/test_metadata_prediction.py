@@ -61,3 +61,13 @@ def test_missing_metadata_and_columns():
         MetadataPrediction().run(table, BenchmarkInputs())
     with pytest.raises(DataError, match="no categorical column"):
         MetadataPrediction({"columns": ["height"]}).run(table, inputs)
+
+
+def test_max_rows_scores_a_seeded_sample():
+    table, inputs = _case(informative=True, n=400)
+    result = MetadataPrediction({"max_rows": 120}).run(table, inputs)
+    accuracy = result.figures[0]
+    assert accuracy.sample_size == 120
+    assert accuracy.value > accuracy.baseline
+    again = MetadataPrediction({"max_rows": 120}).run(table, inputs)
+    assert [f.value for f in again.figures] == [f.value for f in result.figures]

@@ -160,3 +160,13 @@ def test_registry_and_params() -> None:
     with pytest.raises(pydantic.ValidationError):
         TopicPrediction({"n_jobs": 0})
     assert TopicPrediction().params.n_jobs == 2
+
+
+def test_max_rows_scores_a_seeded_sample_and_says_so(data) -> None:
+    table, inputs = data
+    params = {**FAST, "max_rows": 200}
+    result = TopicPrediction(params).run(table, inputs)
+    figure = result.figures[0]
+    assert figure.sample_size == 200 and figure.details["n_labelled_rows"] == N_ROWS
+    assert _figures(TopicPrediction(params).run(table, inputs)) == _figures(result)
+    assert figure.value > 0.6  # a sample of learnable vectors is still learnable
