@@ -7,7 +7,8 @@ API each translate errors in one place::
     ├── UsageError                   exit 2, HTTP 400   bad arguments or values
     │   ├── SpecError                exit 2, HTTP 422   an invalid spec (file, field, allowed)
     │   ├── InvalidNameError         exit 2, HTTP 422   a table, alias, entity name or key
-    │   └── ValidationError          exit 2, HTTP 422   vectors or data that cannot be published
+    │   ├── ValidationError          exit 2, HTTP 422   vectors or data that cannot be published
+    │   └── MissingExtraError        exit 2, HTTP 501   an optional extra (torch, gensim) is missing
     ├── DataError                    exit 2, HTTP 422   a source that cannot be read or selected
     │   └── EmptySelectionError      exit 2, HTTP 422   selection left nothing to embed
     ├── NotFoundError                exit 3, HTTP 404   table, version, alias, key, bank, file
@@ -28,6 +29,7 @@ __all__ = [
     "EmptySelectionError",
     "GateFailedError",
     "InvalidNameError",
+    "MissingExtraError",
     "NotFoundError",
     "SpecError",
     "StorageError",
@@ -65,6 +67,12 @@ class InvalidNameError(UsageError):
 
 class ValidationError(UsageError):
     http_status = 422
+
+
+class MissingExtraError(UsageError):
+    """A feature needs an optional extra that is not installed; the message names it."""
+
+    http_status = 501
 
 
 class DataError(EmbankError):

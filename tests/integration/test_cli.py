@@ -155,6 +155,27 @@ def test_gate_failure_publishes_nothing(project, tmp_path):
     assert forced.exit_code == 0, forced.output
 
 
+def test_forced_publish_is_recorded_in_the_audit_log(project, tmp_path):
+    import embank
+
+    bank = tmp_path / "bank"
+    assert _invoke("run", project / "spec.yaml", "--bank", bank).exit_code == 0
+    gates = "gates=['topic_prediction.macro_f1@50 >= 1.01', 'topic_prediction.micro_f1@50 >= 0']"
+    forced = _invoke("run", project / "spec.yaml", "--bank", bank, "--force", "--set", gates)
+    assert forced.exit_code == 0, forced.output
+    log = embank.open(bank, create=False).audit_log("test/small")
+    assert [(e["action"], e["version_number"]) for e in log] == [("publish", 1), ("publish", 2)]
+    assert log[0]["details"]["forced"] is False and "failed_gates" not in log[0]["details"]
+    details = log[1]["details"]
+    assert details["forced"] is True
+    (failed,) = details["failed_gates"]  # only the gate that failed, not the one that passed
+    assert failed["gate"] == "topic_prediction.macro_f1@50 >= 1.01"
+    assert failed["bound"] == 1.01 and failed["value"] < 1.01
+    assert "FAILED" in failed["message"]
+    shown = json.loads(_invoke("show", "test/small@2", "--bank", bank, "--json").stdout)
+    assert shown["version"]["lineage"]["forced"] is True
+
+
 @pytest.mark.parametrize(
     ("edit", "code", "message"),
     [

@@ -1,4 +1,5 @@
-"""The command line: ``embank run | ls | show | search | neighbors | export | gc | quickstart``."""
+"""The command line: ``embank run | benchmark | compare | ls | show | search | neighbors |
+export | gc | quickstart``."""
 
 from embank.cli.app import app
 

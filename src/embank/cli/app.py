@@ -95,6 +95,67 @@ def run(
     render.show(target.show(f"{result.table}@{result.embedding.version}"))  # type: ignore[union-attr]
 
 
+@app.command()
+def benchmark(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@ALIAS of the version.")],
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task",
+            help="Run only this task (repeatable); a task the spec lacks runs with its defaults.",
+        ),
+    ] = None,
+    bank: BankOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Re-run a version's benchmarks on its stored vectors and inputs; store the figures."""
+    from embank.pipeline.benchmark import benchmark_version
+
+    target = _bank(bank)
+    with render.RichProgress(enabled=not json_) as progress:
+        result = benchmark_version(target, ref, task, progress)
+    if json_:
+        render.print_json(result)
+        return
+    render.out.print(
+        f"benchmarked [bold]{result.table}@{result.version}[/bold] from its stored inputs "
+        f"(run {result.run}: {', '.join(result.tasks)})"
+    )
+    render.out.print(render.benchmark_table(result))
+
+
+@app.command()
+def compare(
+    refs: Annotated[
+        list[str],
+        typer.Argument(help="Two or more of NAME, NAME@VERSION, NAME@ALIAS; first is the base."),
+    ],
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every figure of any ref, not only the shared ones.")
+    ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report with charts here."),
+    ] = None,
+    bank: BankOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Compare the benchmark figures of versions of one table or of several."""
+    from embank.report.compare import compare_versions
+
+    result = compare_versions(_bank(bank), refs, all_figures=all_)
+    if html is not None:
+        from embank.report.html import write_compare_html
+
+        written = write_compare_html(result, html)
+        if not json_:
+            render.out.print(f"wrote {written}", markup=False)
+    if json_:
+        render.print_json(result)
+    else:
+        render.compare(result)
+
+
 @app.command("ls")
 def ls_(bank: BankOption = None, json_: JsonOption = False) -> None:
     """List the bank's tables."""

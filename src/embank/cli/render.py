@@ -20,7 +20,14 @@ from rich.progress import (
 from rich.table import Table
 
 from embank.progress import Task
-from embank.store.models import FigureInfo, ShowResult, TableInfo
+from embank.report.compare import direction, format_delta, format_value, short_name
+from embank.store.models import (
+    BenchmarkRunResult,
+    CompareResult,
+    FigureInfo,
+    ShowResult,
+    TableInfo,
+)
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -63,20 +70,113 @@ def tables_table(rows: list[TableInfo]) -> Table:
     return table
 
 
+def _baseline(f: FigureInfo) -> str:
+    return f"{f.baseline:.4f} ({f.baseline_name})" if f.baseline is not None else "-"
+
+
 def figures_table(figures: list[FigureInfo]) -> Table:
+    rerun = any(f.run > 1 for f in figures)
     table = Table(box=None, header_style="bold")
-    for column in ("figure", "value", "baseline", "n", "time s"):
+    columns = ["figure", "value", "baseline", "n", "time s"] + (["run"] if rerun else [])
+    for column in columns:
         table.add_column(column, justify="right" if column != "figure" else "left")
     for f in figures:
-        baseline = f"{f.baseline:.4f} ({f.baseline_name})" if f.baseline is not None else "-"
+        row = [
+            f.figure,
+            f"{f.value:.4f}",
+            _baseline(f),
+            str(f.sample_size or "-"),
+            f"{f.run_time_s:.1f}" if f.run_time_s is not None else "-",
+        ]
+        table.add_row(*row, *([str(f.run)] if rerun else []))
+    return table
+
+
+_COLOURS = {1: "green", -1: "red", 0: "dim"}
+
+
+def _baseline_header(names: set[str | None]) -> str:
+    """``baseline (random)`` when every figure has the same kind of baseline."""
+    known = names - {None}
+    return f"baseline ({known.pop()})" if len(known) == 1 else "baseline"
+
+
+def benchmark_table(result: BenchmarkRunResult) -> Table:
+    """Figures of a benchmark run beside the values stored before it."""
+    one_kind = len({f.baseline_name for f in result.figures if f.baseline is not None}) <= 1
+    table = Table(box=None, header_style="bold")
+    table.add_column("figure", overflow="fold")
+    for column in ("value", "before", "change"):
+        table.add_column(column, justify="right")
+    table.add_column(
+        _baseline_header({f.baseline_name for f in result.figures}) if one_kind else "baseline",
+        justify="right",
+    )
+    for f in result.figures:
+        before = result.previous.get(f.figure)
+        if before is None:
+            change = "[dim]new[/dim]"
+        else:
+            delta = f.value - before
+            pct = delta / abs(before) * 100.0 if before else None
+            colour = _COLOURS[(delta > 1e-12) - (delta < -1e-12)]
+            change = f"[{colour}]{format_delta(delta, pct)}[/{colour}]"
         table.add_row(
             f.figure,
             f"{f.value:.4f}",
-            baseline,
-            str(f.sample_size or "-"),
-            f"{f.run_time_s:.1f}" if f.run_time_s is not None else "-",
+            format_value(before),
+            change,
+            format_value(f.baseline) if one_kind else _baseline(f),
         )
     return table
+
+
+def compare_table(result: CompareResult) -> Table:
+    """Each figure across the refs, with deltas against the first coloured by direction."""
+    names = {f.baseline_name for f in result.figures if any(b is not None for b in f.baselines)}
+    one_kind = len(names) <= 1
+    table = Table(box=None, header_style="bold")
+    table.add_column("figure", overflow="fold")
+    for ref in result.refs:
+        table.add_column(short_name(ref, result.refs), justify="right")
+    table.add_column(_baseline_header(names) if one_kind else "baseline", justify="right")
+    for f in result.figures:
+        cells = []
+        for i, value in enumerate(f.values):
+            text = format_value(value)
+            delta = f.deltas[i]
+            if i and delta is not None:
+                colour = _COLOURS[direction(f, delta)]
+                text += f" [{colour}]{format_delta(delta, f.delta_pcts[i])}[/{colour}]"
+            cells.append(text)
+        baselines = {b for b in f.baselines if b is not None}
+        if len(baselines) <= 1:
+            baseline = format_value(next(iter(baselines), None))
+        else:
+            baseline = " / ".join(format_value(b) for b in f.baselines)
+        if not one_kind and f.baseline_name and baselines:
+            baseline += f" ({f.baseline_name})"
+        table.add_row(f.figure, *cells, baseline)
+    return table
+
+
+def compare(result: CompareResult) -> None:
+    for i, r in enumerate(result.refs):
+        base = "  (base of the deltas)" if i == 0 else ""
+        out.print(
+            f"[bold]{r.table}@{r.version}[/bold]  {r.algorithm or '?'}  "
+            f"rows {r.n_rows}  dim {r.dim}  created {r.created_at:%Y-%m-%d %H:%M}Z{base}",
+            soft_wrap=True,
+        )
+    if not result.figures:
+        out.print("no benchmark figure is shared by every ref; --all shows every figure")
+        return
+    out.print(compare_table(result))
+    if result.n_not_shared and not result.all_figures:
+        out.print(
+            f"[dim]{result.n_not_shared} figure(s) not computed for every ref left out; "
+            "--all shows them[/dim]"
+        )
 
 
 def show(result: ShowResult) -> None:

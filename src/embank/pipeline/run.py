@@ -15,6 +15,7 @@ from embank.benchmarks.gates import GateOutcome, evaluate_gates
 from embank.data.graph import Dataset
 from embank.data.select import select
 from embank.errors import GateFailedError, NotFoundError
+from embank.pipeline.benchmark import with_table_metric
 from embank.progress import NullProgress, Progress
 from embank.spec.load import LoadedSpec
 from embank.store.bank import Bank
@@ -58,6 +59,9 @@ def run_spec(
     start = time.perf_counter()
     vectors = algorithm.fit(dataset, progress).embeddings
     timings["fit"] = time.perf_counter() - start
+    # Rows in the order the version stores them, so `embank benchmark NAME@V` judges the
+    # very table these benchmarks judge, row for row.
+    vectors = vectors.sorted()
 
     start = time.perf_counter()
     inputs = BenchmarkInputs(
@@ -67,10 +71,14 @@ def run_spec(
         graph=dataset.graph,
         metadata=dataset.metadata,
     )
-    results = [
-        benchmarks.get(task)(params).run(vectors, inputs, progress)
-        for task, params in spec.benchmark_tasks()
-    ]
+    results = []
+    for name, params in spec.benchmark_tasks():
+        task = benchmarks.get(name)
+        results.append(
+            task(with_table_metric(task, params, spec.publish.metric)).run(
+                vectors, inputs, progress
+            )
+        )
     timings["benchmark"] = time.perf_counter() - start
 
     previous = _previous_figures(bank, spec.table) if bank is not None else None
@@ -113,16 +121,29 @@ def run_spec(
             owner=spec.owner,
             tags=spec.tags,
             entities=spec.entities,
-            labels=dataset.labels,
-            holdout=dataset.holdout,
+            inputs=inputs,
             results=results,
             spec=spec.model_dump(mode="json"),
             lineage=lineage,
             aliases=spec.publish.aliases,
             input_fingerprint=input_fingerprint(dataset, spec.model_dump(mode="json")),
+            audit=_forced(failed),
         )
     timings["publish"] = time.perf_counter() - start
     return result
+
+
+def _forced(failed: list[GateOutcome]) -> dict[str, Any]:
+    """What the audit log records of the gates: whether the publish was forced past any."""
+    if not failed:
+        return {"forced": False}
+    return {
+        "forced": True,
+        "failed_gates": [
+            {"gate": o.gate.text, "value": o.value, "bound": o.bound, "message": o.message}
+            for o in failed
+        ],
+    }
 
 
 def input_fingerprint(dataset: Dataset, spec: dict[str, Any]) -> str:

@@ -2,10 +2,20 @@
 
 from embank.store.bank import Bank, open_bank
 from embank.store.embedding import Embedding
-from embank.store.models import FigureInfo, Neighbor, ShowResult, TableInfo, VersionInfo
+from embank.store.models import (
+    BenchmarkRunResult,
+    CompareResult,
+    FigureInfo,
+    Neighbor,
+    ShowResult,
+    TableInfo,
+    VersionInfo,
+)
 
 __all__ = [
     "Bank",
+    "BenchmarkRunResult",
+    "CompareResult",
     "Embedding",
     "FigureInfo",
     "Neighbor",

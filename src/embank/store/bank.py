@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from embank._version import __version__
-from embank.benchmarks.base import TaskResult
+from embank.benchmarks.base import BenchmarkInputs, TaskResult
 from embank.data.graph import Labels
 from embank.errors import InvalidNameError, NotFoundError, StorageError, ValidationError
 from embank.names import LATEST, check_alias, check_entity, check_key, check_table_name, parse_ref
@@ -109,20 +109,13 @@ class Bank:
         parsed = parse_ref(ref)
         with self.registry.read() as conn:
             table_row, version_row = self.registry.resolve(conn, parsed)
-            figures = [
-                FigureInfo(
-                    task=r.task,
-                    figure=r.figure,
-                    value=r.value,
-                    baseline=r.baseline,
-                    baseline_name=r.baseline_name,
-                    sample_size=r.sample_size,
-                    seed=r.seed,
-                    run_time_s=r.run_time_s,
-                    details=r.details or {},
-                )
-                for r in self.registry.benchmarks_of(conn, table_row.id, version_row.number)
-            ]
+            # Each figure's latest run, in the order figures first appeared.
+            latest: dict[str, sa.Row] = {}
+            for row in self.registry.benchmarks_of(conn, table_row.id, version_row.number):
+                known = latest.get(row.figure)
+                if known is None or row.run >= known.run:
+                    latest[row.figure] = row
+            figures = [_figure_info(r) for r in latest.values()]
             return ShowResult(
                 table=self._table_info(conn, table_row),
                 version=self._version_info(conn, table_row, version_row),
@@ -141,6 +134,41 @@ class Bank:
     def audit_log(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.registry.read() as conn:
             return [dict(row._mapping) for row in self.registry.audit_entries(conn, name)]
+
+    def join(
+        self,
+        df: pd.DataFrame,
+        *,
+        key: str,
+        at: str,
+        table: str,
+        entity: str | None = None,
+        alias: str = LATEST,
+        prefix: str = "vector",
+        expand: bool = False,
+        allow_mixed_spaces: bool = False,
+    ) -> pd.DataFrame:
+        """Point-in-time join: each row gets the vector ``df[key]`` had at ``df[at]``.
+
+        The version is the one ``alias`` pointed to at the row's time; adds the vector,
+        ``version`` and ``space_id`` columns and a summary in ``attrs["embank_join"]``.
+        Versions of several spaces need ``allow_mixed_spaces=True``. See
+        :func:`embank.store.join.join`.
+        """
+        from embank.store.join import join
+
+        return join(
+            self,
+            df,
+            key=key,
+            at=at,
+            table=table,
+            entity=entity,
+            alias=alias,
+            prefix=prefix,
+            expand=expand,
+            allow_mixed_spaces=allow_mixed_spaces,
+        )
 
     # -- publishing -------------------------------------------------------------------
 
@@ -162,8 +190,17 @@ class Bank:
         aliases: Sequence[str] = (),
         input_fingerprint: str | None = None,
         actor: str | None = None,
+        inputs: BenchmarkInputs | None = None,
+        audit: Mapping[str, Any] | None = None,
     ) -> Embedding:
         """Publish ``table`` as the next version of ``name`` and move ``latest`` to it.
+
+        ``inputs`` are what the version's benchmarks read (labels, hold-out, metadata,
+        graph, interactions); they are stored in the version, with their sha256 in the
+        lineage under ``benchmark_inputs``, so ``embank benchmark NAME@V`` is reproducible.
+        ``labels`` / ``holdout``, when given, take the place of those in ``inputs``.
+        ``audit`` adds details to the audit log row of this publish (e.g. that it was
+        forced past failed gates).
 
         Checks everything before writing: names, keys, duplicates, finite values, zero
         vectors under cosine, the table's dimension and metric. Raises
@@ -183,6 +220,9 @@ class Bank:
             raise ValidationError(f"rows have entity types {undeclared} the table does not declare")
         actor = actor or _whoami()
         results = list(results)
+        if inputs is not None:
+            labels = labels if labels is not None else inputs.labels
+            holdout = holdout if holdout is not None else inputs.holdout
         space_id = str(uuid.uuid4())
         digest = files.content_hash(table)
         folder_id = uuid.uuid4().hex
@@ -191,12 +231,13 @@ class Bank:
         final = self.root / relative
         try:
             staging.mkdir(parents=True)
-            files.write_version_files(
+            manifest = files.write_version_files(
                 staging,
                 table,
                 labels,
                 holdout,
                 {"table": name, "space_id": space_id, "content_hash": digest},
+                inputs=inputs,
             )
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, final)
@@ -205,6 +246,10 @@ class Bank:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(final, ignore_errors=True)
             raise StorageError(f"could not write the version's files: {exc}") from None
+        lineage = dict(lineage or {})
+        stored = files.stored_input_files(manifest)
+        if stored:
+            lineage["benchmark_inputs"] = stored
         try:
             number = self._commit(
                 name,
@@ -216,13 +261,14 @@ class Bank:
                 entities=declared,
                 results=results,
                 spec=spec,
-                lineage=lineage or {},
+                lineage=lineage,
                 aliases=aliases,
                 input_fingerprint=input_fingerprint,
                 actor=actor,
                 space_id=space_id,
                 digest=digest,
                 storage_path=relative.as_posix(),
+                audit=dict(audit or {}),
             )
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)  # never referenced; gc would remove it too
@@ -248,6 +294,7 @@ class Bank:
         space_id: str,
         digest: str,
         storage_path: str,
+        audit: dict[str, Any],
     ) -> int:
         reg = self.registry
         now = utcnow()
@@ -284,41 +331,53 @@ class Bank:
                 created_at=now,
                 created_by=actor,
             )
-            reg.insert_figures(
-                conn,
-                [
-                    {
-                        "table_id": table_row.id,
-                        "version_number": number,
-                        "task": result.task,
-                        "figure": fig.name,
-                        "value": float(fig.value),
-                        "baseline": fig.baseline,
-                        "baseline_name": fig.baseline_name,
-                        "sample_size": fig.sample_size,
-                        "seed": fig.seed,
-                        "run_time_s": fig.run_time_s,
-                        "details": fig.details,
-                        "created_at": now,
-                    }
-                    for result in results
-                    for fig in result.figures
-                ],
-            )
+            reg.insert_figures(conn, _figure_rows(table_row.id, number, 1, results, now))
             for alias in (LATEST, *aliases):
                 reg.move_alias(conn, table_row.id, alias, number, actor, now)
-            reg.audit(
-                conn,
-                "publish",
-                actor,
-                now,
-                table_name=name,
-                version_number=number,
-                n_rows=table.n_rows,
-                content_hash=digest,
-                aliases=[LATEST, *aliases],
-            )
+            details = {
+                **audit,
+                "n_rows": table.n_rows,
+                "content_hash": digest,
+                "aliases": [LATEST, *aliases],
+            }
+            reg.audit(conn, "publish", actor, now, name, number, **details)
         return number
+
+    def record_benchmarks(
+        self,
+        ref: str,
+        results: Iterable[TaskResult],
+        *,
+        actor: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Store ``results`` as a new benchmark run of the version ``ref`` names.
+
+        The version's files never change; its figures gain a run (2 for the first re-run,
+        numbers allocated inside the write transaction) that ``show`` then reports. The
+        audit log records the run with ``details``. Returns the run number.
+        """
+        parsed = parse_ref(ref)
+        actor = actor or _whoami()
+        results = list(results)
+        now = utcnow()
+        with self.registry.write() as conn:
+            table_row, version_row = self.registry.resolve(conn, parsed)
+            run = self.registry.next_benchmark_run(conn, table_row.id, version_row.number)
+            self.registry.insert_figures(
+                conn, _figure_rows(table_row.id, version_row.number, run, results, now)
+            )
+            recorded = {
+                **dict(details or {}),
+                "run": run,
+                "tasks": [r.task for r in results],
+                "n_figures": sum(len(r.figures) for r in results),
+                "code_version": f"embank {__version__}",
+            }
+            self.registry.audit(
+                conn, "benchmark", actor, now, table_row.name, version_row.number, **recorded
+            )
+        return run
 
     # -- housekeeping -----------------------------------------------------------------
 
@@ -387,6 +446,46 @@ class Bank:
             spec=row.spec,
             lineage=row.lineage or {},
         )
+
+
+def _figure_rows(
+    table_id: int, number: int, run: int, results: Iterable[TaskResult], now: Any
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "table_id": table_id,
+            "version_number": number,
+            "run": run,
+            "task": result.task,
+            "figure": fig.name,
+            "value": float(fig.value),
+            "baseline": fig.baseline,
+            "baseline_name": fig.baseline_name,
+            "sample_size": fig.sample_size,
+            "seed": fig.seed,
+            "run_time_s": fig.run_time_s,
+            "details": fig.details,
+            "created_at": now,
+        }
+        for result in results
+        for fig in result.figures
+    ]
+
+
+def _figure_info(row: sa.Row) -> FigureInfo:
+    return FigureInfo(
+        task=row.task,
+        figure=row.figure,
+        value=row.value,
+        baseline=row.baseline,
+        baseline_name=row.baseline_name,
+        sample_size=row.sample_size,
+        seed=row.seed,
+        run_time_s=row.run_time_s,
+        details=row.details or {},
+        run=row.run,
+        created_at=Registry.utc(row.created_at),
+    )
 
 
 def _whoami() -> str:

@@ -16,14 +16,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from embank.ann.exact import ExactIndex
+from embank.benchmarks.base import BenchmarkInputs
 from embank.data.graph import Labels
 from embank.errors import NotFoundError, UsageError, ValidationError
 from embank.names import key_text
 from embank.store import files
 from embank.store.models import Neighbor, TableInfo, VersionInfo
+from embank.vector_table import VectorTable
 
 if TYPE_CHECKING:
     import pandas as pd
+    from gensim.models import KeyedVectors
+
+    from embank.store.consume import TorchEmbedding
 
 __all__ = ["Embedding"]
 
@@ -212,6 +217,10 @@ class Embedding:
         """All vectors, n x dim float32, in row order (a read-only memory map)."""
         return self._matrix
 
+    def to_vector_table(self) -> VectorTable:
+        """The version's rows as the pipeline's :class:`VectorTable` (vectors in memory)."""
+        return VectorTable(self.entities, self.keys, np.array(self._matrix, dtype=np.float32))
+
     def to_arrow(self) -> pa.Table:
         """entity, key, vector (FixedSizeList<float32>), in row order."""
         return pq.read_table(self.folder / files.OFFLINE)
@@ -224,6 +233,26 @@ class Embedding:
             {"entity": self.entities, "key": self.keys, "vector": list(np.asarray(self._matrix))}
         )
 
+    def to_torch_embedding(
+        self, freeze: bool = True, entity: str | None = None, padding: bool = False
+    ) -> TorchEmbedding:
+        """A ``torch.nn.Embedding`` of the rows, with ``key_to_index`` and ``lookup(keys)``.
+
+        See :func:`embank.store.consume.to_torch_embedding`; needs ``embank[torch]``.
+        """
+        from embank.store.consume import to_torch_embedding
+
+        return to_torch_embedding(self, freeze=freeze, entity=entity, padding=padding)
+
+    def to_keyedvectors(self, entity: str | None = None) -> KeyedVectors:
+        """A gensim ``KeyedVectors`` of the rows; needs ``embank[walks]``.
+
+        See :func:`embank.store.consume.to_keyedvectors`.
+        """
+        from embank.store.consume import to_keyedvectors
+
+        return to_keyedvectors(self, entity=entity)
+
     def iter_batches(self, size: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Row batches of the offline file, for tables larger than memory."""
         yield from pq.ParquetFile(self.folder / files.OFFLINE).iter_batches(batch_size=size)
@@ -235,6 +264,19 @@ class Embedding:
     def holdout(self) -> pd.DataFrame | None:
         """The pairs kept out of this version's fit (src_entity, src, dst_entity, dst)."""
         return files.read_holdout(self.folder)
+
+    def benchmark_inputs(self, verify: bool = True) -> BenchmarkInputs:
+        """What the version's benchmarks read, as stored at publish: labels, hold-out,
+        metadata, graph and interactions (each None when the version holds none).
+
+        ``verify`` checks the stored files against the manifest first and raises
+        :class:`~embank.errors.StorageError` when one changed.
+        """
+        return files.read_benchmark_inputs(self.folder, verify=verify)
+
+    def stored_inputs(self) -> list[str]:
+        """Names of the benchmark input files the version holds."""
+        return sorted(files.stored_input_files(files.read_manifest(self.folder)))
 
     def verify(self) -> list[str]:
         """Files whose checksum no longer matches the manifest; empty when intact."""

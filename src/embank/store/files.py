@@ -3,8 +3,10 @@
 A version folder holds ``vectors.parquet`` (the offline store: entity, key, vector as
 FixedSizeList<float32>), the embedded online store (``online.keys.arrow`` + ``online.vectors.npy``,
 memory-mapped by readers), optional ``attributes.parquet`` (labels), optional
-``holdout.parquet`` (pairs kept out of the fit), and ``manifest.json``
-with the sha256 of every file, written last. Rows are sorted by (entity, key) bytewise and
+``holdout.parquet`` (pairs kept out of the fit), the other benchmark inputs the fit saw
+(``metadata.parquet``, ``graph.parquet``, ``interactions.parquet``, ``sequences.parquet``;
+see :mod:`embank.store.inputs`), and ``manifest.json`` with the sha256 of every file,
+written last. Rows are sorted by (entity, key) bytewise and
 the row id is the position in every file.
 """
 
@@ -21,23 +23,28 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from embank.benchmarks.base import BenchmarkInputs
 from embank.data.graph import Labels
 from embank.errors import StorageError
+from embank.store import inputs as stored_inputs
 from embank.vector_table import VectorTable
 
 __all__ = [
     "ATTRIBUTES",
     "HOLDOUT",
+    "INPUT_FILES",
     "MANIFEST",
     "OFFLINE",
     "ONLINE_KEYS",
     "ONLINE_VECTORS",
     "content_hash",
     "fsync_dir",
+    "read_benchmark_inputs",
     "read_holdout",
     "read_keys",
     "read_labels",
     "read_manifest",
+    "stored_input_files",
     "verify_manifest",
     "write_version_files",
 ]
@@ -49,6 +56,15 @@ ATTRIBUTES = "attributes.parquet"
 HOLDOUT = "holdout.parquet"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+#: files that hold what benchmarks read; their sha256 also go into the version's lineage
+INPUT_FILES = (
+    ATTRIBUTES,
+    HOLDOUT,
+    stored_inputs.METADATA,
+    stored_inputs.GRAPH,
+    stored_inputs.INTERACTIONS,
+    stored_inputs.SEQUENCES,
+)
 
 
 def content_hash(table: VectorTable) -> str:
@@ -102,8 +118,13 @@ def write_version_files(
     labels: Labels | None,
     holdout: pd.DataFrame | None,
     meta: dict[str, Any],
+    inputs: BenchmarkInputs | None = None,
 ) -> dict[str, Any]:
-    """Write every file of a version into ``folder`` (sorted rows), manifest last."""
+    """Write every file of a version into ``folder`` (sorted rows), manifest last.
+
+    ``inputs`` adds the benchmark inputs beyond labels and hold-out (metadata, graph,
+    interactions), so the version's benchmarks can be re-run without the sources.
+    """
     rows = _arrow_rows(table)
     pq.write_table(rows, folder / OFFLINE, compression="zstd")
     with (
@@ -133,6 +154,13 @@ def write_version_files(
             folder / HOLDOUT,
         )
         files.append(HOLDOUT)
+    if inputs is not None:
+        if inputs.metadata is not None:
+            files += stored_inputs.write_metadata(folder, inputs.metadata)
+        if inputs.graph is not None:
+            files += stored_inputs.write_graph(folder, inputs.graph)
+        if inputs.interactions is not None:
+            files += stored_inputs.write_interactions(folder, inputs.interactions)
     for name in files:
         _fsync(folder / name)
     manifest = {
@@ -189,3 +217,38 @@ def read_labels(folder: Path) -> Labels | None:
         return None
     entity = str(frame["entity"].iloc[0])
     return Labels(entity=entity, pairs=frame[["key", "label"]].reset_index(drop=True))
+
+
+def read_benchmark_inputs(folder: Path, verify: bool = True) -> BenchmarkInputs:
+    """What the version stores for its benchmarks, as the fit's pipeline handed it on.
+
+    ``verify`` first checks each stored input against the manifest's sha256 and raises
+    :class:`StorageError` naming the files that changed.
+    """
+    if verify:
+        entries = read_manifest(folder)["files"]
+        bad = [
+            name
+            for name in INPUT_FILES
+            if name in entries
+            and (
+                not (folder / name).exists()
+                or _sha256_file(folder / name) != entries[name]["sha256"]
+            )
+        ]
+        if bad:
+            raise StorageError(
+                f"stored benchmark inputs of {folder} differ from its manifest: {', '.join(bad)}"
+            )
+    return BenchmarkInputs(
+        labels=read_labels(folder),
+        holdout=read_holdout(folder),
+        interactions=stored_inputs.read_interactions(folder),
+        graph=stored_inputs.read_graph(folder),
+        metadata=stored_inputs.read_metadata(folder),
+    )
+
+
+def stored_input_files(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest entries (sha256, bytes) of the benchmark inputs a version stores."""
+    return {name: entry for name, entry in manifest["files"].items() if name in INPUT_FILES}

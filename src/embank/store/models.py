@@ -11,7 +11,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FigureInfo", "Neighbor", "ShowResult", "TableInfo", "VersionInfo"]
+__all__ = [
+    "BenchmarkRunResult",
+    "CompareFigure",
+    "CompareRef",
+    "CompareResult",
+    "FigureInfo",
+    "Neighbor",
+    "ShowResult",
+    "TableInfo",
+    "VersionInfo",
+]
 
 
 class _Info(BaseModel):
@@ -51,15 +61,19 @@ class VersionInfo(_Info):
 
 
 class FigureInfo(_Info):
-    task: str
+    task: str = Field(description="The benchmark task that computed the figure.")
     figure: str = Field(description="task.metric[_at_N], e.g. topic_prediction.macro_f1_at_50.")
-    value: float
-    baseline: float | None = None
-    baseline_name: str | None = None
-    sample_size: int | None = None
-    seed: int | None = None
-    run_time_s: float | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    value: float = Field(description="The figure of the version's vectors.")
+    baseline: float | None = Field(None, description="The trivial baseline's figure.")
+    baseline_name: str | None = Field(None, description="random, popularity, degree, majority.")
+    sample_size: int | None = Field(None, description="How many cases the figure averages.")
+    seed: int | None = Field(None, description="Seed of the task's splits and samples.")
+    run_time_s: float | None = Field(None, description="Seconds the task ran.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Task-specific notes.")
+    run: int = Field(
+        1, description="Benchmark run of the version: 1 at publish, then one per re-run."
+    )
+    created_at: dt.datetime | None = Field(None, description="When the figure was computed.")
 
 
 class ShowResult(_Info):
@@ -73,3 +87,59 @@ class Neighbor(_Info):
     entity: str
     key: str
     score: float
+
+
+class BenchmarkRunResult(_Info):
+    """What ``embank benchmark NAME@V`` computed and stored, beside the figures before it."""
+
+    table: str = Field(description="Table name, namespace/name.")
+    version: int = Field(description="The version whose stored vectors and inputs were judged.")
+    space_id: str = Field(description="The version's space.")
+    run: int = Field(description="The run number these figures were stored under.")
+    tasks: dict[str, dict[str, Any]] = Field(description="Each task run, with its params.")
+    figures: list[FigureInfo] = Field(description="The figures of this run.")
+    previous: dict[str, float] = Field(
+        default_factory=dict, description="Each figure's value stored before this run, if any."
+    )
+
+
+class CompareRef(_Info):
+    """One compared version, with the lineage a reader needs to tell them apart."""
+
+    ref: str = Field(description="The reference as given, e.g. demo/blogcatalog@2.")
+    table: str = Field(description="Table name.")
+    version: int = Field(description="Version number the reference resolved to.")
+    aliases: list[str] = Field(description="Aliases pointing at the version.")
+    space_id: str = Field(description="The version's space.")
+    created_at: dt.datetime = Field(description="When the version was published.")
+    n_rows: int = Field(description="Rows (entity, key) in the version.")
+    dim: int = Field(description="Dimension of the vectors.")
+    metric: str = Field(description="cosine or dot.")
+    algorithm: str | None = Field(None, description="The algorithm that fitted the vectors.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The algorithm's params.")
+
+
+class CompareFigure(_Info):
+    """One figure across the compared refs; lists run in the order of ``refs``."""
+
+    task: str = Field(description="The benchmark task.")
+    figure: str = Field(description="task.metric[_at_N].")
+    higher_is_better: bool = Field(description="Direction in which the figure improves.")
+    values: list[float | None] = Field(description="Each ref's value (null: not computed).")
+    baselines: list[float | None] = Field(description="Each ref's trivial baseline figure.")
+    baseline_name: str | None = Field(None, description="Which trivial baseline.")
+    deltas: list[float | None] = Field(description="Each value minus the first ref's.")
+    delta_pcts: list[float | None] = Field(
+        description="Each delta in percent of the first ref's value (null when it is 0)."
+    )
+
+
+class CompareResult(_Info):
+    """``embank compare A B ...``: benchmark figures of versions side by side."""
+
+    refs: list[CompareRef] = Field(description="The compared versions, the first is the base.")
+    figures: list[CompareFigure] = Field(description="Figures, in the order the tasks gave them.")
+    all_figures: bool = Field(
+        description="True: every figure of any ref; false: only figures all refs share."
+    )
+    n_not_shared: int = Field(0, description="Figures left out because not every ref has them.")

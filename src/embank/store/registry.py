@@ -189,6 +189,16 @@ class Registry:
             )
         )
 
+    def next_benchmark_run(self, conn: sa.Connection, table_id: int, number: int) -> int:
+        """The run number a new benchmark run of a version gets: 2 for the first re-run."""
+        current = conn.execute(
+            sa.select(sa.func.max(benchmark_results.c.run)).where(
+                benchmark_results.c.table_id == table_id,
+                benchmark_results.c.version_number == number,
+            )
+        ).scalar()
+        return max(int(current or 1), 1) + 1
+
     def list_tables(self, conn: sa.Connection, text: str | None = None) -> list[sa.Row]:
         query = sa.select(tables).order_by(tables.c.name)
         if text:

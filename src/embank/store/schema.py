@@ -7,7 +7,7 @@ import sqlalchemy as sa
 __all__ = ["SCHEMA_REVISION", "metadata"]
 
 #: the newest migration; a bank whose schema_version differs must run `embank migrate`
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = sa.MetaData()
 _ts = sa.DateTime(timezone=True)
@@ -77,6 +77,8 @@ benchmark_results = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("table_id", sa.Integer, sa.ForeignKey("tables.id"), nullable=False),
     sa.Column("version_number", sa.Integer, nullable=False),
+    # 1: computed at publish; each `embank benchmark` of the version adds the next run
+    sa.Column("run", sa.Integer, nullable=False, server_default="1"),
     sa.Column("task", sa.String(63), nullable=False),
     sa.Column("figure", sa.String(127), nullable=False),
     sa.Column("value", sa.Float, nullable=False),
@@ -87,6 +89,7 @@ benchmark_results = sa.Table(
     sa.Column("run_time_s", sa.Float, nullable=True),
     sa.Column("details", sa.JSON, nullable=False),
     sa.Column("created_at", _ts, nullable=False),
+    sa.Index("ix_benchmark_results_version", "table_id", "version_number"),
 )
 
 artifacts = sa.Table(
