@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from embank.errors import EmbankError, UsageError
 from embank.store.bank import Bank, open_bank
+from embank.store.export import EXPORT_FORMATS
 
 from . import render
 
@@ -233,8 +234,10 @@ def neighbors(
 @app.command()
 def export(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@ALIAS.")],
-    format_: Annotated[str, typer.Option("--format", help="parquet, npy or w2v.")],
-    out: Annotated[Path, typer.Option(help="File (parquet, w2v) or folder (npy) to write.")],
+    format_: Annotated[str, typer.Option("--format", help=", ".join(EXPORT_FORMATS) + ".")],
+    out: Annotated[
+        Path, typer.Option(help="File (parquet, w2v) or folder (npy, projector) to write.")
+    ],
     bank: BankOption = None,
 ) -> None:
     """Write a version's vectors to a file other tools read."""
