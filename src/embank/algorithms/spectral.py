@@ -3,7 +3,10 @@
 Three methods share one entry point:
 
 - ``eigen``: top eigenvectors of the degree-regularised normalised adjacency
-  ``D_tau^-1/2 A D_tau^-1/2`` with ``D_tau = D + tau``, scaled by ``sqrt(|eigenvalue|)``.
+  ``D_tau^-1/2 A D_tau^-1/2`` with ``D_tau = D + tau``, scaled by ``sqrt(|eigenvalue|)``;
+  with ``scale: reconstruction`` each row is also scaled by ``sqrt(d_tau)``, so dot
+  products are the rank-``dim`` reconstruction ``D_tau^1/2 U L U^T D_tau^1/2`` of the
+  adjacency itself: the vectors keep degree, which link prediction by dot product needs.
 - ``prone``: ProNE (Zhang et al., IJCAI 2019), sparse factorisation then Chebyshev
   spectral propagation.
 - ``netmf``: NetMF (Qiu et al., WSDM 2018) for window ``T`` through the top eigenpairs;
@@ -21,7 +24,7 @@ from typing import Literal, Self
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy.sparse.linalg import eigsh
 from scipy.special import iv
 from sklearn.utils.extmath import randomized_svd
@@ -53,14 +56,26 @@ class Spectral(Algorithm):
         tau: float = Field(
             1.0, ge=0, description="eigen: degree regulariser added to every degree."
         )
-        scale: Literal["eigenvalue", "none"] = Field(
-            "eigenvalue", description="eigen: scale eigenvectors by sqrt(|eigenvalue|) or not."
+        scale: Literal["eigenvalue", "none", "reconstruction"] = Field(
+            "eigenvalue",
+            description="eigen: scale eigenvectors by sqrt(|eigenvalue|) (eigenvalue), not "
+            "at all (none), or by sqrt(eigenvalue) and each row by sqrt(degree + tau) "
+            "(reconstruction: dot products reconstruct the adjacency, so vectors keep "
+            "degree; publish with metric dot, e.g. for link prediction).",
         )
         order: int = Field(10, ge=1, le=100, description="prone: Chebyshev expansion order.")
         mu: float = Field(0.2, description="prone: centre of the band-pass spectral filter.")
         theta: float = Field(0.5, gt=0, description="prone: width of the spectral filter.")
         window: int = Field(10, ge=1, le=100, description="netmf: context window size T.")
         rank: int = Field(256, ge=1, description="netmf: eigenpairs used to approximate M.")
+
+        @model_validator(mode="after")
+        def _reconstruction_needs_eigen(self) -> Self:
+            if self.scale == "reconstruction" and self.method != "eigen":
+                raise ValueError(
+                    f"scale: reconstruction applies to method eigen, not {self.method}"
+                )
+            return self
 
     params: Params
 
@@ -104,6 +119,11 @@ class Spectral(Algorithm):
         task.advance()
         if p.scale == "eigenvalue":
             vectors = vectors * np.sqrt(np.abs(values))
+        elif p.scale == "reconstruction":
+            # x_i . x_j = sum_k l_k sqrt(d_i) u_ik u_jk sqrt(d_j), the rank-dim A_ij. A
+            # negative eigenvalue (only when dim reaches them) would add with the wrong
+            # sign, so its column is zeroed instead.
+            vectors = vectors * np.sqrt(np.maximum(values, 0.0)) * np.sqrt(degrees)[:, None]
         return vectors
 
     def _prone(self, adjacency: sp.csr_matrix, task: Task) -> np.ndarray:

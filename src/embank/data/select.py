@@ -8,7 +8,9 @@ The edges are read with DuckDB (:mod:`embank.data.sources`), their keys encoded 
 integer ids in bytewise key order, and each selection step then runs on integer arrays
 in this order: weights (or 1), drop self-loops, symmetrise, dedupe, min_degree, top_n.
 The keys still on an edge form the vocabulary, sorted bytewise; the edges become an
-n x n CSR matrix of float64 weights. Labels are kept for keys in the vocabulary.
+n x n CSR matrix of float64 weights. A hold-out (``by: edge``) then takes edges out of
+that matrix, never a node's last one, so the vocabulary does not change. Labels are kept
+for keys in the vocabulary.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import scipy.sparse as sp
 
 from embank.data.attribute_tables import select_table, select_text
 from embank.data.attributes import Metadata
+from embank.data.edge_holdout import check_edge_holdout, hold_out_edges
 from embank.data.graph import Dataset, Graph, Labels
 from embank.data.pairs import select_interactions, select_relations
 from embank.data.sources import read_source, source_format, source_lineage
@@ -49,24 +52,31 @@ def select(
 
     ``base_dir`` is the spec's folder (relative paths resolve against it); ``params``
     binds ``$name`` parameters of ``sql:`` sources; ``holdout`` keeps pairs of
-    ``data.interactions`` out of the fit. Raises :class:`DataError` for a source that
-    cannot be read and :class:`EmptySelectionError` when nothing is left.
+    ``data.interactions`` out of the fit, or else edges of ``data.edges``
+    (:mod:`embank.data.edge_holdout`). Raises :class:`SpecError` for a hold-out the data
+    cannot take, :class:`DataError` for a source that cannot be read and
+    :class:`EmptySelectionError` when nothing is left.
     """
     progress = progress or NullProgress()
+    edge_holdout = holdout if data.interactions is None else None
+    if edge_holdout is not None:  # a spec error, found before anything is read
+        if data.edges is None:
+            raise SpecError(
+                "holdout needs data.interactions (by: user, time or edge) or data.edges (by: edge)"
+            )
+        check_edge_holdout(edge_holdout)
     lineage: dict[str, object] = {}
     parts: dict[str, object] = {}
     if data.edges is not None:
-        parts["graph"] = _select_graph(data.edges, select, base_dir, progress, params, lineage)
+        parts["graph"], parts["holdout"] = _select_graph(
+            data.edges, select, base_dir, progress, params, lineage, edge_holdout
+        )
     if data.interactions is not None:
         with progress.task("selecting data.interactions"):
             interactions, held, lineage["interactions"] = select_interactions(
                 data.interactions, select, holdout, base_dir, params
             )
         parts["interactions"], parts["holdout"] = interactions, held
-    elif holdout is not None:
-        raise SpecError(
-            "holdout needs data.interactions (edge hold-out for graphs is not built yet)"
-        )
     if data.relations:
         with progress.task("selecting data.relations"):
             parts["relations"], lineage["relations"] = select_relations(
@@ -101,7 +111,9 @@ def _select_graph(
     progress: Progress,
     params: Mapping[str, object] | None,
     lineage: dict[str, object],
-) -> Graph:
+    holdout: HoldoutSpec | None,
+) -> tuple[Graph, pd.DataFrame | None]:
+    """The selected graph (without held-out edges) and the held-out edges, if asked for."""
     symmetrise = (not edges.directed) if select.symmetrise is None else select.symmetrise
     with_weight = select.weighted and (
         edges.columns.weight is not None or source_format(edges) == "mat"
@@ -118,11 +130,16 @@ def _select_graph(
         del table
     with progress.task("building the graph"):
         graph = _graph(selected, edges.entity, directed=edges.directed and not symmetrise)
-    lineage["edges"] = {**edges_lineage, "rows": counts}
+    edges_lineage = {**edges_lineage, "rows": counts}
+    held = None
+    if holdout is not None:
+        with progress.task("holding out edges"):
+            graph, held, edges_lineage["holdout"] = hold_out_edges(graph, holdout)
+    lineage["edges"] = edges_lineage
     lineage["select"] = {**select.model_dump(), "symmetrise": symmetrise}
     lineage["n_nodes"] = graph.n_nodes
-    lineage["n_edges"] = graph.n_edges
-    return graph
+    lineage["n_edges"] = graph.n_edges  # of the training graph
+    return graph, held
 
 
 def _known_rows(dataset: Dataset, entity: str, frame: pd.DataFrame, field: str) -> Metadata:

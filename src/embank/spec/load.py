@@ -121,6 +121,9 @@ def validate_spec(raw: dict[str, Any], where: str = "spec") -> Spec:
             benchmark = benchmarks.get(task)
         except UnknownPluginError as exc:
             raise SpecError(f"{where}: benchmarks[{i}]: {exc}") from None
+        if "metric" in benchmark.Params.model_fields and "metric" not in task_params:
+            # a task scores with the table's own metric unless the spec says otherwise
+            task_params = {**task_params, "metric": spec.publish.metric}
         try:
             checked = benchmark.Params.model_validate(task_params)
         except pydantic.ValidationError as exc:

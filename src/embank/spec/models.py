@@ -187,7 +187,8 @@ class HoldoutSpec(_Model):
     )
     by: Literal["edge", "user", "time"] = Field(
         "user",
-        description="edge: random pairs; user: a random share of each user's; "
+        description="edge: random pairs (the only choice for data.edges: random edges, "
+        "never a node's last); user: a random share of each user's; "
         "time: each user's latest share (needs columns.ts).",
     )
     seed: int = Field(0, ge=0, description="Seed of the random hold-out.")

@@ -155,3 +155,29 @@ def test_every_param_has_a_description():
 def test_registered_under_its_name():
     assert algorithms.get("spectral") is Spectral
     assert Spectral.name == "spectral"
+
+
+def test_reconstruction_scale_rebuilds_the_adjacency_by_dot_product():
+    """X X^T = D^1/2 (U L+ U^T) D^1/2 over the top ``dim`` eigenpairs of D^-1/2 A D^-1/2."""
+    rng = np.random.default_rng(5)
+    upper = sp.random(14, 14, density=0.35, random_state=rng, data_rvs=lambda n: np.ones(n))
+    adjacency = sp.csr_matrix(sp.triu(upper, 1) + sp.triu(upper, 1).T)
+    adjacency.data[:] = 1.0
+    dim, tau = 13, 1.0
+    vectors = (
+        Spectral({"dim": dim, "scale": "reconstruction", "tau": tau, "seed": 0})
+        .fit(_dataset(adjacency))
+        .embeddings.vectors.astype(np.float64)
+    )
+    dense = adjacency.toarray()
+    degrees = dense.sum(axis=1) + tau
+    values, basis = np.linalg.eigh(dense / np.sqrt(np.outer(degrees, degrees)))
+    top = np.argsort(values)[::-1][:dim]
+    kept = np.maximum(values[top], 0.0)
+    expected = (basis[:, top] * kept) @ basis[:, top].T * np.sqrt(np.outer(degrees, degrees))
+    assert np.allclose(vectors @ vectors.T, expected, atol=1e-5)
+
+
+def test_reconstruction_scale_is_for_the_eigen_method_only():
+    with pytest.raises(pydantic.ValidationError, match="reconstruction"):
+        Spectral({"method": "prone", "scale": "reconstruction"})

@@ -35,6 +35,18 @@ def test_good_spec_resolves_defaults_and_params(tmp_path):
     assert spec.select.drop_self_loops is True
 
 
+@pytest.mark.parametrize("publish_metric", ["cosine", "dot"])
+def test_tasks_score_with_the_tables_metric_unless_the_spec_says(tmp_path, publish_metric):
+    text = GOOD.replace(
+        "  - topic_prediction: {train_ratios: [0.5], splits: 2}\n",
+        "  - link_prediction: {}\n  - recommendation: {metric: cosine}\n",
+    )
+    text += f"publish: {{metric: {publish_metric}}}\n"
+    tasks = dict(load_spec(_write(tmp_path, text)).spec.benchmark_tasks())
+    assert tasks["link_prediction"]["metric"] == publish_metric
+    assert tasks["recommendation"]["metric"] == "cosine"  # set in the spec: kept
+
+
 def test_entities_default_to_the_edges_entity(tmp_path):
     text = GOOD.replace("entities: [user]\n", "")
     assert load_spec(_write(tmp_path, text)).spec.entities == ["user"]
