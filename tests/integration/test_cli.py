@@ -256,3 +256,30 @@ def test_every_command_has_help():
         assert sub.help, f"embank {name} has no help text"
         for param in sub.params:
             assert getattr(param, "help", None), f"embank {name} {param.name} has no help"
+
+
+def test_relative_gate_compares_with_the_version_at_the_alias_it_moves(project, tmp_path):
+    """v1 is production; v2 (worse, forced) only moves latest; v3 aims at production."""
+    import embank
+
+    bank = tmp_path / "bank"
+    spec = project / "spec.yaml"
+    first = _invoke("run", spec, "--bank", bank, "--set", "publish.aliases=[production]")
+    assert first.exit_code == 0, first.output
+    worse = ["--force", "--set", "algorithm.name=hashing", "--set", "gates=[]"]  # key hashes
+    assert _invoke("run", spec, "--bank", bank, *worse).exit_code == 0
+    figure = "topic_prediction.macro_f1_at_50"
+    opened = embank.open(bank)
+    v1 = {f.figure: f.value for f in opened.show("test/small@1").benchmarks}[figure]
+    v2 = {f.figure: f.value for f in opened.show("test/small@2").benchmarks}[figure]
+    assert v2 < v1 / 1.01, (v1, v2)  # so the gate below passes against v2, fails against v1
+
+    gate = "gates=['topic_prediction.macro_f1@50 >= 1.01 * previous']"
+    to_production = _invoke(
+        "run", spec, "--bank", bank, "--set", gate, "--set", "publish.aliases=[production]"
+    )
+    assert to_production.exit_code == 4, to_production.output
+    assert f"{1.01 * v1:.4f}" in to_production.output  # the bound is production's figure
+    to_latest = _invoke("run", spec, "--bank", bank, "--set", gate)
+    assert to_latest.exit_code == 0, to_latest.output
+    assert [v.number for v in opened.versions("test/small")] == [1, 2, 3]

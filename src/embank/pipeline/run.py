@@ -81,7 +81,9 @@ def run_spec(
         )
     timings["benchmark"] = time.perf_counter() - start
 
-    previous = _previous_figures(bank, spec.table) if bank is not None else None
+    previous = (
+        _previous_figures(bank, spec.table, spec.publish.aliases) if bank is not None else None
+    )
     outcomes = evaluate_gates(spec.gates, results, previous)
     failed = [o for o in outcomes if not o.passed]
     if failed and not force:
@@ -152,9 +154,15 @@ def input_fingerprint(dataset: Dataset, spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _previous_figures(bank: Bank, table: str) -> dict[str, float] | None:
+def _previous_figures(bank: Bank, table: str, aliases: list[str]) -> dict[str, float] | None:
+    """Figures of the version a publish replaces: at its first alias, else at ``latest``.
+
+    A publish to ``production`` is judged against the production version, not against
+    whatever was published last (DESIGN.md: "the version at the alias this publish moves").
+    """
+    ref = f"{table}@{aliases[0]}" if aliases else table
     try:
-        shown = bank.show(table)
+        shown = bank.show(ref)
     except NotFoundError:
         return None
     return {f.figure: f.value for f in shown.benchmarks}
