@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from scipy.stats import spearmanr
@@ -42,14 +43,14 @@ class FollowJaccard(Benchmark):
         if graph is None:
             raise DataError("follow_jaccard needs data.edges in the spec")
         p = self.params
-        rows = np.asarray([table.row_of(graph.entity, k) for k in graph.index_to_key], dtype=object)
-        present = np.asarray([r is not None for r in rows])
+        rows = _table_rows(table, graph.entity, graph.index_to_key)
+        present = rows >= 0
         if present.sum() < 3:
             raise DataError("follow_jaccard: fewer than 3 graph keys are in the table")
         # neighbour sets as a 0/1 matrix over the nodes the table holds
         keep = np.flatnonzero(present)
         adjacency = (graph.adjacency[keep][:, keep] != 0).astype(np.float32).tocsr()
-        vectors = table.vectors[rows[keep].astype(np.int64)]
+        vectors = table.vectors[rows[keep]]
         rng = np.random.default_rng(p.seed)
         with self._progress(progress).task("follow jaccard", total=2) as task:
             users, others = _sample_pairs(adjacency, p.n_users, p.pairs_per_user, rng)
@@ -112,18 +113,40 @@ def _jaccard(adjacency: sp.csr_matrix, users: np.ndarray, others: np.ndarray) ->
     return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
 
+def _table_rows(table: VectorTable, entity: str, keys: np.ndarray) -> np.ndarray:
+    """The table row of each ``(entity, key)``, -1 where the table lacks it."""
+    of_entity = np.flatnonzero(table.entities == entity)
+    position = pd.Index(table.keys[of_entity]).get_indexer(keys)
+    return np.where(position >= 0, of_entity[position], -1)
+
+
 def _top_jaccard(adjacency: sp.csr_matrix, users: np.ndarray, k: int) -> dict[int, set[int]]:
-    """Each user's k highest-Jaccard other users (ties by id)."""
+    """Each user's k highest-Jaccard other users (ties by id).
+
+    Only 2-hop users share a neighbour, so Jaccard is computed on the sparse product's
+    entries; users with no 2-hop candidates left are padded with the lowest ids (Jaccard
+    0), as a dense ranking would.
+    """
     degree = np.diff(adjacency.indptr).astype(np.float64)
-    shared = (adjacency[users] @ adjacency.T).toarray()
-    union = degree[users][:, None] + degree[None, :] - shared
-    jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
-    jaccard[np.arange(len(users)), users] = -1.0
+    shared = (adjacency[users] @ adjacency.T).tocsr()
     out = {}
     for i, u in enumerate(users):
-        order = np.lexsort((np.arange(len(jaccard[i])), -jaccard[i]))[:k]
-        out[int(u)] = set(order.tolist())
+        lo, hi = shared.indptr[i], shared.indptr[i + 1]
+        others, counts = shared.indices[lo:hi], shared.data[lo:hi].astype(np.float64)
+        mask = others != u
+        others, counts = others[mask], counts[mask]
+        jaccard = counts / (degree[u] + degree[others] - counts)
+        best = others[np.lexsort((others, -jaccard))[:k]].tolist()
+        fill = 0
+        while len(best) < k and fill < len(degree):
+            if fill != u and fill not in best:
+                best.append(fill)
+            fill += 1
+        out[int(u)] = set(best)
     return out
+
+
+_SIMILARITY_BLOCK = 64  # sampled users per block: 64 x n float32 scores at a time
 
 
 def _scores(
@@ -139,10 +162,14 @@ def _scores(
     cosine = np.einsum("ij,ij->i", unit[users], unit[others])
     spearman = float(spearmanr(cosine, jaccard).statistic)
     sampled = np.asarray(sorted(top_jaccard))
-    sims = unit[sampled] @ unit.T
-    sims[np.arange(len(sampled)), sampled] = -np.inf
-    overlaps = [
-        len(set(np.argpartition(-sims[i], k)[:k].tolist()) & top_jaccard[int(u)]) / k
-        for i, u in enumerate(sampled)
-    ]
+    overlaps = []
+    for start in range(0, len(sampled), _SIMILARITY_BLOCK):
+        block = sampled[start : start + _SIMILARITY_BLOCK]
+        sims = unit[block] @ unit.T
+        sims[np.arange(len(block)), block] = -np.inf
+        nearest = np.argpartition(-sims, k, axis=1)[:, :k]
+        overlaps += [
+            len(set(row.tolist()) & top_jaccard[int(u)]) / k
+            for row, u in zip(nearest, block, strict=True)
+        ]
     return spearman, float(np.mean(overlaps))

@@ -71,3 +71,25 @@ def test_max_rows_scores_a_seeded_sample():
     assert accuracy.value > accuracy.baseline
     again = MetadataPrediction({"max_rows": 120}).run(table, inputs)
     assert [f.value for f in again.figures] == [f.value for f in result.figures]
+
+
+def test_figures_by_hand():
+    """30 rows, 20 'a' and 10 'b', 5 stratified folds: each test fold is 4 a + 2 b.
+
+    Vectors that encode the class score accuracy and macro-F1 1; the majority class ('a')
+    scores accuracy 4/6 and macro-F1 (F1_a + F1_b) / 2 = (2*4 / (2*4 + 2) + 0) / 2 = 0.4.
+    """
+    labels = np.array(["a"] * 20 + ["b"] * 10, dtype=object)
+    keys = np.array([f"u{i:02d}" for i in range(30)], dtype=object)
+    vectors = np.where(labels == "a", 1.0, -1.0)[:, None] * np.ones((30, 2)) * 3
+    vectors = vectors + np.random.default_rng(0).normal(0, 0.1, (30, 2))
+    table = VectorTable.single_entity("user", keys, vectors)
+    inputs = BenchmarkInputs(metadata=Metadata("user", pd.DataFrame({"key": keys, "c": labels})))
+    figures = {f.name: f for f in MetadataPrediction({"Cs": [1.0]}).run(table, inputs).figures}
+    accuracy, f1 = (
+        figures["metadata_prediction.c_accuracy"],
+        figures["metadata_prediction.c_macro_f1"],
+    )
+    assert (accuracy.value, f1.value) == (1.0, 1.0)
+    assert accuracy.baseline == pytest.approx(4 / 6) and f1.baseline == pytest.approx(0.4)
+    assert accuracy.details["folds"] == 5 and accuracy.details["beats_baseline"]

@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from embank.benchmarks import BenchmarkInputs, benchmarks
-from embank.benchmarks.topic_prediction import TopicPrediction, score_split
+from embank.benchmarks.topic_prediction import TopicPrediction, score_split, split_indices
 from embank.data.graph import Labels
 from embank.errors import DataError
 from embank.vector_table import VectorTable
@@ -170,3 +170,23 @@ def test_max_rows_scores_a_seeded_sample_and_says_so(data) -> None:
     assert figure.sample_size == 200 and figure.details["n_labelled_rows"] == N_ROWS
     assert _figures(TopicPrediction(params).run(table, inputs)) == _figures(result)
     assert figure.value > 0.6  # a sample of learnable vectors is still learnable
+
+
+def test_f1_by_hand_separable_and_uninformative() -> None:
+    """Separable vectors score exactly 1; identical vectors predict the train majority."""
+    y = np.zeros((12, 3), dtype=np.int8)
+    topic = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+    y[np.arange(12), topic] = 1
+    separable = np.eye(3, dtype=np.float32)[topic] * 5
+    assert score_split(separable, y, 0.5, seed=3, C=1.0) == (1.0, 1.0)
+
+    # All rows alike: each test row gets the topic most common in the train split.
+    train, test = split_indices(12, 0.5, seed=3)
+    majority = np.bincount(topic[train], minlength=3).argmax()
+    hits = int((topic[test] == majority).sum())
+    micro = hits / len(test)  # one true and one predicted topic per row
+    # the majority topic: precision hits / |test|, recall hits / its test rows; others 0
+    f1_majority = 2 * hits / (len(test) + int((topic[test] == majority).sum()))
+    macro = f1_majority / 3
+    got = score_split(np.ones((12, 3), dtype=np.float32), y, 0.5, seed=3, C=1.0)
+    assert got == pytest.approx((macro, micro))
