@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 from pydantic import Field, field_validator
 from sklearn.exceptions import ConvergenceWarning
@@ -111,21 +112,26 @@ def score_split(
 
 
 def _labelled_rows(table: VectorTable, labels: Labels) -> tuple[np.ndarray, np.ndarray, int]:
-    """(row indices, 0/1 label matrix, labelled keys missing from the table)."""
-    label_sets = labels.label_sets()
-    rows, sets, n_missing = [], [], 0
-    for key, topics in label_sets.items():
-        row = table.row_of(labels.entity, key)
-        if row is None:
-            n_missing += 1
-        else:
-            rows.append(row)
-            sets.append(topics)
-    topic_to_index = {t: i for i, t in enumerate(sorted({t for s in sets for t in s}))}
-    y = np.zeros((len(rows), len(topic_to_index)), dtype=np.int8)
-    for i, topics in enumerate(sets):
-        y[i, [topic_to_index[t] for t in topics]] = 1
-    return np.asarray(rows, dtype=np.int64), y, n_missing
+    """(row indices, 0/1 label matrix, labelled keys missing from the table).
+
+    Rows follow the labelled keys in sorted order, columns the sorted topics those rows
+    carry; vectorised, so a million labelled keys take a second, not a minute.
+    """
+    pairs = labels.pairs.drop_duplicates(["key", "label"])
+    keys = np.sort(pairs["key"].unique().astype(str))
+    of_entity = np.flatnonzero(table.entities == labels.entity)
+    position = pd.Index(table.keys[of_entity].astype(str)).get_indexer(keys)
+    present = position >= 0
+    key_index = pd.Index(keys[present])
+    kept = pairs[pairs["key"].astype(str).isin(key_index)]
+    topics = np.sort(kept["label"].unique().astype(str))
+    y = np.zeros((len(key_index), len(topics)), dtype=np.int8)
+    y[
+        key_index.get_indexer(kept["key"].astype(str)),
+        pd.Index(topics).get_indexer(kept["label"].astype(str)),
+    ] = 1
+    rows = of_entity[position[present]].astype(np.int64)
+    return rows, y, int((~present).sum())
 
 
 class TopicPrediction(Benchmark):
