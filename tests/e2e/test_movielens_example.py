@@ -30,7 +30,7 @@ def test_movielens_example_publishes_a_co_embedded_table(movielens_run, movielen
     assert shown.table.entities == ["item", "user"] and shown.table.metric == "dot"
     recall = next(f for f in shown.benchmarks if f.figure == "recommendation.recall_at_10")
     assert recall.baseline_name == "popularity"
-    assert recall.value >= 1.7 * recall.baseline, recall  # measured 0.2605 vs 0.1110
+    assert recall.value >= 1.7 * recall.baseline, recall  # measured 0.2580 vs 0.1110
     emb = result.embedding
     held = emb.holdout()
     assert held is not None and set(held["src_entity"]) == {"user"} and len(held) > 8000

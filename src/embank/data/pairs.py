@@ -183,6 +183,13 @@ def select_interactions(
         events = events[~np.isin(event_codes, held_codes)]
         pairs = pairs[~held]
         counts["held_out_pairs"] = len(held_frame)
+        # A key whose every pair was held out was never seen by the fit: it gets no vector
+        # (near-zero ones would be refused by cosine tables and rank as noise), and a
+        # benchmark counts its held-out pairs as misses.
+        (src_keys, dst_keys), (pairs, events), dropped = _drop_unseen_keys(
+            src_keys, dst_keys, pairs, events
+        )
+        counts.update(dropped)
 
     matrix = sp.csr_matrix(
         (pairs["weight"].to_numpy(np.float64), (pairs["src_id"], pairs["dst_id"])),
@@ -205,6 +212,23 @@ def select_interactions(
         "holdout": holdout.model_dump() if holdout else None,
     }
     return interactions, held_frame, lineage
+
+
+def _drop_unseen_keys(
+    src_keys: np.ndarray, dst_keys: np.ndarray, pairs: pd.DataFrame, events: pd.DataFrame
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[pd.DataFrame, pd.DataFrame], dict[str, int]]:
+    """Keys with a training pair, their ids renumbered (order kept) in pairs and events."""
+    kept_keys, renumbered, dropped = [], {}, {}
+    for side, keys in (("src", src_keys), ("dst", dst_keys)):
+        seen = np.zeros(len(keys), dtype=bool)
+        seen[pairs[f"{side}_id"].to_numpy()] = True
+        new_id = np.cumsum(seen) - 1
+        kept_keys.append(keys[seen])
+        renumbered[f"{side}_id"] = new_id
+        dropped[f"{side}_only_in_holdout"] = int((~seen).sum())
+    pairs = pairs.assign(**{c: ids[pairs[c].to_numpy()] for c, ids in renumbered.items()})
+    events = events.assign(**{c: ids[events[c].to_numpy()] for c, ids in renumbered.items()})
+    return (kept_keys[0], kept_keys[1]), (pairs, events), dropped
 
 
 def _sequences(events: pd.DataFrame, select: SelectSpec) -> list[np.ndarray]:

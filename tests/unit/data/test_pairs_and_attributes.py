@@ -106,6 +106,30 @@ def test_holdout_never_takes_the_last_pair(folder, by):
         assert set(held[held["src"] == "u1"]["dst"]) == {"a", "e"}
 
 
+def test_items_seen_only_in_the_holdout_get_no_vector(tmp_path):
+    # u1 alone rates z; holding out u1's latest pair (by time) leaves z with no training pair
+    _write(
+        tmp_path,
+        "e.tsv",
+        """\
+        user\titem\tw\tts
+        u1\ta\t1\t1
+        u1\tb\t1\t2
+        u1\tz\t1\t3
+        u2\ta\t1\t1
+        """,
+    )
+    source = {**INTERACTIONS, "path": "e.tsv"}
+    holdout = HoldoutSpec(fraction=0.34, by="time", seed=0)
+    dataset = select(_data(interactions=source), SelectSpec(), tmp_path, holdout=holdout)
+    inter = dataset.interactions
+    assert list(dataset.holdout["dst"]) == ["z"]
+    assert list(inter.dst_keys) == ["a", "b"] and inter.matrix.shape == (2, 2)
+    assert dataset.lineage["interactions"]["rows"]["dst_only_in_holdout"] == 1
+    items = [[inter.dst_keys[i] for i in seq] for seq in inter.sequences]
+    assert items == [["a", "b"], ["a"]]
+
+
 def test_holdout_needs_interactions(folder):
     _write(folder, "edges.tsv", "src\tdst\nx\ty\n")
     with pytest.raises(SpecError, match=r"holdout needs data.interactions"):
