@@ -44,7 +44,11 @@ app = typer.Typer(
 
 BankOption = Annotated[
     str | None,
-    typer.Option("--bank", help="Bank folder; else $EMBANK_BANK, ./embank.toml, then ./bank."),
+    typer.Option(
+        "--bank",
+        help="Bank folder or registry URL (sqlite:///…, postgresql://…); "
+        "else $EMBANK_BANK, ./embank.toml, then ./bank.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -254,10 +258,11 @@ def gc(
     min_age_s: Annotated[float, typer.Option(help="Only folders older than this.")] = 3600.0,
     dry_run: Annotated[bool, typer.Option(help="List what would go; delete nothing.")] = False,
 ) -> None:
-    """Delete leftovers of failed publishes (unreferenced folders older than an hour)."""
+    """Delete leftovers of failed publishes (unreferenced folders, S3 prefixes and Redis
+    key spaces older than an hour)."""
     removed = _bank(bank).gc(min_age_s=min_age_s, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    render.out.print(f"{verb} {len(removed)} folder(s)")
+    render.out.print(f"{verb} {len(removed)} leftover(s)")
     for path in removed:
         render.out.print(f"  {path}", markup=False)
 
@@ -269,10 +274,13 @@ def migrate(bank: BankOption = None) -> None:
     from embank.store.registry import Registry
 
     location = resolve_location(bank)
-    registry_file = location.root / "registry.db"
-    if not registry_file.exists():
-        raise UsageError(f"no bank at {location.root}")
-    revision = Registry(location.registry_url or f"sqlite:///{registry_file}").migrate()
+    registry = Registry(location.registry_url)
+    try:
+        if not registry.exists():
+            raise UsageError(f"no bank at {location.label}")
+        revision = registry.migrate()
+    finally:
+        registry.close()
     render.out.print(f"registry schema at {revision}")
 
 
@@ -309,7 +317,7 @@ def quickstart(
         return
     render.out.print(f"wrote synthetic data and spec to {data}/ ({spec_path.name})", markup=False)
     render.out.print(
-        f"published [bold]{embedding.name}@{embedding.version}[/bold] into {target.root}"
+        f"published [bold]{embedding.name}@{embedding.version}[/bold] into {target.location.label}"
     )
     render.show(shown)
     render.out.print(f"neighbours of {probe!r} (same community is the hope):", markup=False)
@@ -319,4 +327,4 @@ def quickstart(
             f"  {n.key:<8} {n.score:.4f}  communities {labels.get(n.key, [])}", markup=False
         )
     render.out.print(f"  (query {probe} is in {labels.get(probe, [])})", markup=False)
-    render.out.print(f"next: embank ls --bank {target.root}", markup=False)
+    render.out.print(f"next: embank ls --bank {target.location.label}", markup=False)

@@ -1,15 +1,23 @@
-"""The bank: registry + offline store + online store, in one local folder by default.
+"""The bank: registry + offline store + online store; one local folder by default.
 
-Publish writes a version's files into ``_staging/<uuid>/``, moves the folder to
-``data/<namespace>/<name>/<uuid>/``, then commits its registry row (allocating the version
-number inside that transaction) and moves ``latest``. Nothing of a version is visible
-before that commit; a crash before it leaves only a folder that ``gc`` removes.
+Publish writes a version's files into the offline store's local ``_staging/<uuid>/``, puts
+the folder under its final unique name ``data/<namespace>/<name>/<uuid>/`` (a rename on a
+local disk, an upload to S3), writes its rows into the online store (nothing to do for the
+embedded store, a version-scoped key space in Redis), then commits its registry row
+(allocating the version number inside that transaction) and moves ``latest``. Nothing of
+a version is visible before that commit; a crash before it leaves only data nothing
+references, which ``gc`` removes. Backends are chosen by URL (:mod:`embank.store.location`,
+:mod:`embank.store.backends`); the registry records the bank's offline and online URLs and
+refuses a client that names other ones.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
+import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -24,10 +32,18 @@ import sqlalchemy as sa
 from embank._version import __version__
 from embank.benchmarks.base import BenchmarkInputs, TaskResult
 from embank.data.graph import Labels
-from embank.errors import InvalidNameError, NotFoundError, StorageError, ValidationError
+from embank.errors import (
+    InvalidNameError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+    ValidationError,
+)
 from embank.names import LATEST, check_alias, check_entity, check_key, check_table_name, parse_ref
 from embank.store import files
+from embank.store.backends import open_offline, open_online, redact, same_url, scheme_of
 from embank.store.embedding import Embedding
+from embank.store.local_version import LocalVersion
 from embank.store.location import BankLocation, resolve_location
 from embank.store.models import FigureInfo, ShowResult, TableInfo, VersionInfo
 from embank.store.registry import Registry, utcnow
@@ -35,53 +51,141 @@ from embank.vector_table import VectorTable
 
 __all__ = ["Bank", "open_bank"]
 
-REGISTRY_FILE = "registry.db"
-STAGING = "_staging"
+log = logging.getLogger(__name__)
+
 DATA = "data"
 GC_MIN_AGE_S = 3600.0
+#: bank_info key that says the offline/online URLs are recorded as clients must use them
+_BACKENDS_RECORDED = "backends"
+#: the recorded offline store of a folder bank that keeps its versions in itself
+_IN_FOLDER = "."
+_STORAGE_PATH = re.compile(r"^data/[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*/[A-Za-z0-9_-]{1,64}$")
 
 
-def open_bank(location: str | os.PathLike[str] | None = None, create: bool = True) -> Bank:
-    """Open the bank at ``location`` (a folder), found as every command finds it.
+def open_bank(
+    location: str | os.PathLike[str] | None = None,
+    create: bool = True,
+    *,
+    registry: str | None = None,
+    offline: str | os.PathLike[str] | None = None,
+    online: str | None = None,
+) -> Bank:
+    """Open a bank, found as every command finds it.
 
-    ``create=False`` raises :class:`NotFoundError` when no bank is there, so read-only
-    callers never create one.
+    ``location`` is a folder (a local bank) or a registry URL (``sqlite:///…``,
+    ``postgresql://…``); ``registry``, ``offline`` (a path or ``s3://bucket/prefix``) and
+    ``online`` (``embedded`` or ``redis://host:port/db``) name backends. With none given,
+    ``EMBANK_BANK`` / ``EMBANK_REGISTRY`` / ``EMBANK_OFFLINE`` / ``EMBANK_ONLINE``, then
+    ``./embank.toml``, then ``./bank``. An existing bank's registry names its stores; naming
+    other ones raises :class:`UsageError`. ``create=False`` raises :class:`NotFoundError`
+    when no bank is there, so read-only callers never create one.
     """
-    return Bank(resolve_location(location), create=create)
+    where = resolve_location(location, registry=registry, offline=offline, online=online)
+    return Bank(where, create=create)
 
 
 class Bank:
     """A feature store for embeddings. Open with :func:`embank.open`."""
 
     def __init__(self, location: BankLocation, create: bool = True) -> None:
-        self.root = location.root
         self.location = location
-        registry_file = self.root / REGISTRY_FILE
-        exists = registry_file.exists()
-        if not exists and not create:
-            raise NotFoundError(
-                f"no bank at {self.root} (chosen by {location.source}); "
-                "publish into it first, or pass --bank PATH"
-            )
-        if not exists:
-            self.root.mkdir(parents=True, exist_ok=True)
-        self.registry = Registry(location.registry_url or f"sqlite:///{registry_file}")
-        if not exists:
-            self.registry.migrate()
-            with self.registry.write() as conn:
-                self.registry.set_info(
-                    conn,
-                    {
-                        "bank_id": str(uuid.uuid4()),
-                        "created_at": utcnow().isoformat(),
-                        "offline": str(self.root),
-                        "online": "embedded",
-                    },
-                )
-        self.registry.check_schema()
+        self.root = location.root  # None for a bank opened by its registry URL
+        self.registry = Registry(location.registry_url)
+        try:
+            if not self.registry.exists():
+                if not create:
+                    raise NotFoundError(
+                        f"no bank at {location.label} (chosen by {location.source}); "
+                        "publish into it first, or pass --bank PATH|URL"
+                    )
+                info = self._create()
+            else:
+                self.registry.check_schema()
+                info = self.registry.info()
+            self.info = info
+            self.bank_id = info.get("bank_id") or _fallback_id(location)
+            offline_url, online_url = self._backend_urls(info)
+            self.offline = open_offline(offline_url, self.bank_id)
+            self.online = open_online(online_url, self.bank_id)
+        except BaseException:
+            self.registry.close()
+            raise
 
     def __repr__(self) -> str:
-        return f"<Bank {self.root}>"
+        return f"<Bank {self.location.label}>"
+
+    def __enter__(self) -> Bank:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the registry's connections and the online store's client."""
+        self.registry.close()
+        close = getattr(self.online, "close", None)
+        if close is not None:
+            close()
+
+    def _create(self) -> dict[str, str]:
+        """Make the registry and record the bank's backends; returns what is recorded
+        (another process's record, when it created the bank first)."""
+        where = self.location
+        offline = where.offline_url
+        if offline is None and where.root is not None:
+            offline = str(where.root)
+        if offline is None and scheme_of(self.registry.url) == "sqlite":
+            offline = str(self._registry_folder())
+        if offline is None:
+            raise UsageError(
+                f"a new bank at {where.label} needs an offline store for its version files: "
+                "name one with offline= (EMBANK_OFFLINE, [bank] offline), a folder or s3://…"
+            )
+        home = self._registry_folder() if scheme_of(self.registry.url) == "sqlite" else None
+        if home is not None:
+            home.mkdir(parents=True, exist_ok=True)
+            if same_url(offline, str(home)):
+                offline = _IN_FOLDER  # the folder can move with its registry
+        if where.root is not None:
+            where.root.mkdir(parents=True, exist_ok=True)
+        return self.registry.initialize(
+            {
+                "bank_id": str(uuid.uuid4()),
+                "created_at": utcnow().isoformat(),
+                "offline": redact(offline),
+                "online": redact(where.online_url or "embedded"),
+                _BACKENDS_RECORDED: "1",
+            }
+        )
+
+    def _backend_urls(self, info: dict[str, str]) -> tuple[str, str]:
+        """The offline and online URLs to use: the recorded ones; a client that names
+        others is refused."""
+        where = self.location
+        recorded_online = info.get("online") or "embedded"
+        recorded = info.get("offline")
+        if recorded is None or recorded == _IN_FOLDER or _BACKENDS_RECORDED not in info:
+            # in the registry's folder (banks made before backends were recorded always were)
+            recorded = str(self._registry_folder())
+        for kind, named, stored in (
+            ("offline", where.offline_url, recorded),
+            ("online", where.online_url, recorded_online),
+        ):
+            if named is not None and not same_url(named, stored):
+                raise UsageError(
+                    f"the bank at {where.label} records its {kind} store as {redact(stored)}, "
+                    f"but {where.source} names {redact(named)}: open it without naming "
+                    f"an {kind} store, or name {redact(stored)}"
+                )
+        return where.offline_url or recorded, where.online_url or recorded_online
+
+    def _registry_folder(self) -> Path:
+        if self.root is not None and self.location.own_registry:
+            return self.root
+        url = self.registry.url
+        if scheme_of(url) != "sqlite":
+            raise StorageError(f"the registry {redact(url)} records no offline store")
+        return Path(sa.make_url(url).database or ".").absolute().parent
 
     # -- reading ----------------------------------------------------------------------
 
@@ -92,7 +196,7 @@ class Bank:
             table_row, version_row = self.registry.resolve(conn, parsed)
             table = self._table_info(conn, table_row)
             version = self._version_info(conn, table_row, version_row)
-        return Embedding(table, version, self._folder(version_row.storage_path))
+        return self._embedding(table, version, version_row.storage_path)
 
     def tables(self) -> list[TableInfo]:
         """Every table, by name."""
@@ -223,12 +327,12 @@ class Bank:
         if inputs is not None:
             labels = labels if labels is not None else inputs.labels
             holdout = holdout if holdout is not None else inputs.holdout
+        self._precheck(name, table, metric)
         space_id = str(uuid.uuid4())
         digest = files.content_hash(table)
         folder_id = uuid.uuid4().hex
-        staging = self.root / STAGING / folder_id
-        relative = Path(DATA, *name.split("/"), folder_id)
-        final = self.root / relative
+        staging = self.offline.staging_root / folder_id
+        storage_path = f"{DATA}/{name}/{folder_id}"
         try:
             staging.mkdir(parents=True)
             manifest = files.write_version_files(
@@ -239,18 +343,17 @@ class Bank:
                 {"table": name, "space_id": space_id, "content_hash": digest},
                 inputs=inputs,
             )
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging, final)
-            files.fsync_dir(final.parent)
+            self.offline.put(staging, storage_path)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.rmtree(final, ignore_errors=True)
+            self._discard(storage_path, None)
             raise StorageError(f"could not write the version's files: {exc}") from None
         lineage = dict(lineage or {})
         stored = files.stored_input_files(manifest)
         if stored:
             lineage["benchmark_inputs"] = stored
         try:
+            self.online.write(folder_id, table)
             number = self._commit(
                 name,
                 table,
@@ -267,13 +370,35 @@ class Bank:
                 actor=actor,
                 space_id=space_id,
                 digest=digest,
-                storage_path=relative.as_posix(),
+                storage_path=storage_path,
                 audit=dict(audit or {}),
             )
         except BaseException:
-            shutil.rmtree(final, ignore_errors=True)  # never referenced; gc would remove it too
+            self._discard(storage_path, folder_id)  # never referenced; gc would remove it too
             raise
         return self.get(f"{name}@{number}")
+
+    def _precheck(self, name: str, table: VectorTable, metric: str) -> None:
+        """Refuse a wrong dimension or metric before any file is written (the commit checks
+        again, under the lock)."""
+        with self.registry.read() as conn:
+            row = self.registry.table_row(conn, name)
+        if row is not None:
+            self.registry.check_fits(row, dim=table.dim, metric=metric)
+
+    def _discard(self, storage_path: str, version_id: str | None) -> None:
+        """Remove what a failed publish stored; what is left, gc removes. Nothing is removed
+        when the registry references it after all (a commit whose reply was lost) or cannot
+        be asked."""
+        try:
+            with self.registry.read() as conn:
+                if self.registry.references(conn, storage_path):
+                    return
+            self.offline.delete(storage_path)
+            if version_id is not None:
+                self.online.delete(version_id)
+        except Exception as exc:  # the publish's own error is the one to report
+            log.warning("could not remove the leftovers of a failed publish: %s", exc)
 
     def _commit(
         self,
@@ -381,34 +506,49 @@ class Bank:
 
     # -- housekeeping -----------------------------------------------------------------
 
-    def gc(self, min_age_s: float = GC_MIN_AGE_S, dry_run: bool = False) -> list[Path]:
-        """Delete version folders no registry row references, older than ``min_age_s``."""
+    def gc(self, min_age_s: float = GC_MIN_AGE_S, dry_run: bool = False) -> list[Path | str]:
+        """Delete what no registry row references and is older than ``min_age_s``: staged
+        and version folders (local paths or S3 prefixes) and online key spaces (Redis).
+        Returns where each was."""
         with self.registry.read() as conn:
-            referenced = {self._folder(p) for p in self.registry.storage_paths(conn)}
+            referenced = self.registry.storage_paths(conn)
+        referenced_ids = {path.rsplit("/", 1)[-1] for path in referenced}
         now = time.time()
-        candidates: list[Path] = []
-        staging = self.root / STAGING
+        removed: list[Path | str] = []
+        staging = self.offline.staging_root
         if staging.exists():
-            candidates += [p for p in staging.iterdir() if p.is_dir()]
-        data = self.root / DATA
-        if data.exists():
-            candidates += [p for p in data.glob("*/*/*") if p.is_dir()]
-        removed = []
-        for folder in candidates:
-            if folder in referenced or now - folder.stat().st_mtime < min_age_s:
-                continue
-            if not dry_run:
-                shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
+            for folder in staging.iterdir():
+                if folder.is_dir() and now - folder.stat().st_mtime >= min_age_s:
+                    if not dry_run:
+                        shutil.rmtree(folder, ignore_errors=True)
+                    removed.append(folder)
+        for item in self.offline.list():
+            if item.name not in referenced and now - item.mtime >= min_age_s:
+                if not dry_run:
+                    self.offline.delete(item.name)
+                removed.append(item.location)
+        for item in self.online.list():
+            if item.name not in referenced_ids and now - item.mtime >= min_age_s:
+                if not dry_run:
+                    self.online.delete(item.name)
+                removed.append(item.location)
         return removed
+
+    def rebuild_online(self, ref: str) -> Embedding:
+        """Write the version ``ref`` names into the online store again, from its offline
+        files (after Redis lost it, or an online file was deleted)."""
+        embedding = self.get(ref)
+        self.online.rebuild(embedding.version_id, embedding.local)
+        return self.get(ref)
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _folder(self, storage_path: str) -> Path:
-        folder = (self.root / storage_path).resolve()
-        if self.root.resolve() not in folder.parents:
+    def _embedding(self, table: TableInfo, version: VersionInfo, storage_path: str) -> Embedding:
+        if not _STORAGE_PATH.match(storage_path):
             raise StorageError(f"registry points outside the bank: {storage_path!r}")
-        return folder
+        local = LocalVersion(lambda: self.offline.local_folder(storage_path))
+        version_id = storage_path.rsplit("/", 1)[-1]
+        return Embedding(table, version, local, self.online.reader(version_id, local), version_id)
 
     def _table_info(self, conn: sa.Connection, row: sa.Row) -> TableInfo:
         aliases = self.registry.aliases_of(conn, row.id)
@@ -486,6 +626,11 @@ def _figure_info(row: sa.Row) -> FigureInfo:
         run=row.run,
         created_at=Registry.utc(row.created_at),
     )
+
+
+def _fallback_id(location: BankLocation) -> str:
+    """A stable id for a bank made before ids were recorded (cache and key prefixes)."""
+    return hashlib.sha256(location.label.encode()).hexdigest()[:32]
 
 
 def _whoami() -> str:

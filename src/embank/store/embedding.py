@@ -1,7 +1,9 @@
 """One published version, read-only: keys, vectors, neighbours, and exports to other tools.
 
-Vectors are memory-mapped from the version's online files, so opening a version costs
-nothing until rows are read.
+Keyed lookups (:meth:`Embedding.vectors`) go through the bank's online store (the
+memory-mapped files, or Redis); everything else reads the version's local files (the
+folder, or a checked cache copy of an S3 one), fetched and memory-mapped on first use, so
+opening a version costs nothing until rows are read.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from embank.data.graph import Labels
 from embank.errors import NotFoundError, UsageError, ValidationError
 from embank.names import key_text
 from embank.store import files
+from embank.store.backends.base import OnlineReader
+from embank.store.local_version import LocalVersion
 from embank.store.models import Neighbor, TableInfo, VersionInfo
 from embank.vector_table import VectorTable
 
@@ -38,10 +42,19 @@ Missing = Literal["raise", "zero", "nan"]
 class Embedding:
     """A published version of a table: ``bank.get("ns/name@3")``."""
 
-    def __init__(self, table: TableInfo, version: VersionInfo, folder: Path) -> None:
+    def __init__(
+        self,
+        table: TableInfo,
+        version: VersionInfo,
+        local: LocalVersion,
+        online: OnlineReader,
+        version_id: str,
+    ) -> None:
         self.table_info = table
         self.version_info = version
-        self.folder = folder
+        self.local = local
+        self.online = online
+        self.version_id = version_id  # the unique name of its folder and online key space
 
     def __repr__(self) -> str:
         return f"<Embedding {self.name}@{self.version} rows={self.n_rows} dim={self.dim}>"
@@ -74,39 +87,32 @@ class Embedding:
 
     # -- rows -------------------------------------------------------------------------
 
-    @cached_property
-    def _key_columns(self) -> pa.Table:
-        return files.read_keys(self.folder)
+    @property
+    def folder(self) -> Path:
+        """The local folder of the version's files (a cache copy for a remote store)."""
+        return self.local.folder
 
-    @cached_property
+    @property
     def keys(self) -> np.ndarray:
         """Every key, in row order (sorted by entity, then key)."""
-        return np.asarray(self._key_columns.column("key").to_pylist(), dtype=object)
+        return self.local.keys
 
-    @cached_property
+    @property
     def entities(self) -> np.ndarray:
         """The entity type of every row."""
-        column = self._key_columns.column("entity").combine_chunks()
-        if isinstance(column, pa.DictionaryArray):
-            column = column.dictionary_decode()
-        return np.asarray(column.to_pylist(), dtype=object)
+        return self.local.entities
 
-    @cached_property
+    @property
     def _matrix(self) -> np.ndarray:
-        return np.load(self.folder / files.ONLINE_VECTORS, mmap_mode="r", allow_pickle=False)
+        return self.local.matrix
 
-    @cached_property
+    @property
     def _entity_ranges(self) -> dict[str, tuple[int, int]]:
-        # Rows are sorted by entity first, so each entity is one contiguous range.
-        ranges: dict[str, tuple[int, int]] = {}
-        for row, entity in enumerate(self.entities):
-            lo, _ = ranges.get(entity, (row, row))
-            ranges[entity] = (lo, row + 1)
-        return ranges
+        return self.local.entity_ranges
 
-    @cached_property
+    @property
     def _row_index(self) -> dict[tuple[str, str], int]:
-        return {(e, k): i for i, (e, k) in enumerate(zip(self.entities, self.keys, strict=True))}
+        return self.local.row_index
 
     def _entity_of(self, entity: str | None) -> str:
         if entity is not None:
@@ -136,21 +142,23 @@ class Embedding:
         normalize: bool = False,
         missing: Missing = "raise",
     ) -> np.ndarray:
-        """The vectors of ``keys`` (len(keys) x dim float32), in the order asked."""
+        """The vectors of ``keys`` (len(keys) x dim float32), in the order asked.
+
+        Served by the bank's online store. ``missing`` says what a key not in the version
+        gets: an error (``raise``, :class:`NotFoundError`), zeros or NaN.
+        """
+        if missing not in ("raise", "zero", "nan"):
+            raise UsageError(f"missing={missing!r}: use 'raise', 'zero' or 'nan'")
         keys = list(keys)
-        rows = self.rows(keys, entity)
-        absent = rows < 0
+        entity = self._entity_of(entity)
+        out, found = self.online.lookup(entity, [key_text(k) for k in keys])
+        absent = ~found
         if absent.any() and missing == "raise":
             unknown = [key_text(k) for k, a in zip(keys, absent, strict=True) if a][:5]
             raise NotFoundError(
                 f"{int(absent.sum())} key(s) not in {self.name}@{self.version}, e.g. {unknown}; "
                 "pass missing='zero' or 'nan' to fill them"
             )
-        if missing not in ("raise", "zero", "nan"):
-            raise UsageError(f"missing={missing!r}: use 'raise', 'zero' or 'nan'")
-        out = np.zeros((len(keys), self.dim), dtype=np.float32)
-        present = ~absent
-        out[present] = self._matrix[rows[present]]
         if normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             np.divide(out, norms, out=out, where=norms > 0)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from embank.benchmarks.base import BenchmarkInputs
@@ -44,8 +45,11 @@ __all__ = [
     "read_keys",
     "read_labels",
     "read_manifest",
+    "read_offline",
+    "sha256_file",
     "stored_input_files",
     "verify_manifest",
+    "write_online_files",
     "write_version_files",
 ]
 
@@ -56,6 +60,7 @@ ATTRIBUTES = "attributes.parquet"
 HOLDOUT = "holdout.parquet"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+_HASH_ROWS = 1 << 20
 #: files that hold what benchmarks read; their sha256 also go into the version's lineage
 INPUT_FILES = (
     ATTRIBUTES,
@@ -68,18 +73,32 @@ INPUT_FILES = (
 
 
 def content_hash(table: VectorTable) -> str:
-    """sha256 over every row: length-prefixed entity and key bytes, then the float32 rows."""
+    """sha256 over every row: length-prefixed entity and key bytes, then the float32 rows.
+
+    Each row contributes ``len(entity) entity len(key) key`` (lengths as 4-byte little-endian
+    counts of UTF-8 bytes); the rows' bytes are assembled by Arrow kernels, a million rows
+    at a time, not row by row in Python.
+    """
     digest = hashlib.sha256()
-    for entity, key in zip(table.entities, table.keys, strict=True):
-        for text in (entity, key):
-            data = text.encode("utf-8")
-            digest.update(len(data).to_bytes(4, "little"))
-            digest.update(data)
+    for lo in range(0, table.n_rows, _HASH_ROWS):
+        hi = min(lo + _HASH_ROWS, table.n_rows)
+        parts = []
+        for texts in (table.entities[lo:hi], table.keys[lo:hi]):
+            data = pa.array(texts, pa.string()).cast(pa.large_binary())
+            lengths = np.asarray(pc.binary_length(data), dtype="<u4")
+            prefix = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(4), hi - lo, [None, pa.py_buffer(lengths)]
+            )
+            parts += [prefix.cast(pa.large_binary()), data]
+        rows = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=hi - lo + 1)
+        digest.update(memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]])
     digest.update(np.ascontiguousarray(table.vectors, dtype="<f4").tobytes())
     return digest.hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, hex."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -127,13 +146,7 @@ def write_version_files(
     """
     rows = _arrow_rows(table)
     pq.write_table(rows, folder / OFFLINE, compression="zstd")
-    with (
-        pa.OSFile(str(folder / ONLINE_KEYS), "wb") as sink,
-        pa.ipc.new_file(sink, rows.select(["entity", "key"]).schema) as writer,
-    ):
-        writer.write_table(rows.select(["entity", "key"]))
-    np.save(folder / ONLINE_VECTORS, table.vectors, allow_pickle=False)
-    files = [OFFLINE, ONLINE_KEYS, ONLINE_VECTORS]
+    files = [OFFLINE, *write_online_files(folder, rows, table.vectors)]
     if labels is not None and len(labels.pairs):
         pairs = labels.pairs.sort_values(["key", "label"], kind="stable")
         pq.write_table(
@@ -168,7 +181,7 @@ def write_version_files(
         "n_rows": table.n_rows,
         "dim": table.dim,
         "files": {
-            name: {"sha256": _sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+            name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
             for name in files
         },
         **meta,
@@ -177,6 +190,37 @@ def write_version_files(
     _fsync(folder / MANIFEST)
     fsync_dir(folder)
     return manifest
+
+
+def write_online_files(folder: Path, rows: pa.Table, vectors: np.ndarray) -> list[str]:
+    """The embedded online store: keys (Arrow IPC) and float32 rows (``.npy``), both read
+    memory-mapped. Written the same way at publish and on a rebuild, so the bytes match."""
+    keys = rows.select(["entity", "key"])
+    with (
+        pa.OSFile(str(folder / ONLINE_KEYS), "wb") as sink,
+        pa.ipc.new_file(sink, keys.schema) as writer,
+    ):
+        writer.write_table(keys)
+    np.save(folder / ONLINE_VECTORS, np.ascontiguousarray(vectors, np.float32), allow_pickle=False)
+    return [ONLINE_KEYS, ONLINE_VECTORS]
+
+
+def read_offline(folder: Path) -> tuple[pa.Table, VectorTable]:
+    """The version's rows from ``vectors.parquet`` (the offline store, the source of truth):
+    the Arrow table as stored, and the rows as a :class:`VectorTable`."""
+    rows = pq.read_table(folder / OFFLINE)
+    vector = rows.column("vector").combine_chunks()
+    dim = vector.type.list_size
+    matrix = vector.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+    entity = rows.column("entity").combine_chunks()
+    if isinstance(entity, pa.DictionaryArray):
+        entity = entity.dictionary_decode()
+    table = VectorTable(
+        np.asarray(entity.to_pylist(), dtype=object),
+        np.asarray(rows.column("key").to_pylist(), dtype=object),
+        matrix.astype(np.float32, copy=False),
+    )
+    return rows, table
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -192,7 +236,7 @@ def verify_manifest(folder: Path) -> list[str]:
     bad = []
     for name, entry in manifest["files"].items():
         path = folder / name
-        if not path.exists() or _sha256_file(path) != entry["sha256"]:
+        if not path.exists() or sha256_file(path) != entry["sha256"]:
             bad.append(name)
     return bad
 
@@ -233,7 +277,7 @@ def read_benchmark_inputs(folder: Path, verify: bool = True) -> BenchmarkInputs:
             if name in entries
             and (
                 not (folder / name).exists()
-                or _sha256_file(folder / name) != entries[name]["sha256"]
+                or sha256_file(folder / name) != entries[name]["sha256"]
             )
         ]
         if bad:

@@ -1,8 +1,9 @@
 """The registry: tables, versions, aliases, benchmark results and the audit log (SQL).
 
 The registry row of a version is the commit point of a publish. Version numbers are
-allocated inside the committing transaction, which on SQLite takes the write lock at
-``BEGIN IMMEDIATE``, so concurrent publishers never collide.
+allocated inside the committing transaction, which takes the registry's write lock first
+(``BEGIN IMMEDIATE`` on SQLite, an advisory transaction lock on PostgreSQL: see
+:mod:`embank.store.backends.sql`), so concurrent publishers never collide.
 """
 
 from __future__ import annotations
@@ -46,51 +47,74 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def _make_engine(url: str) -> sa.Engine:
-    if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 60})
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a publisher
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        immediate = conn.get_execution_options().get("embank_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
-
-
 class Registry:
-    """SQL access to a bank's registry. Opened by :class:`embank.store.bank.Bank`."""
+    """SQL access to a bank's registry (SQLite or PostgreSQL, by the URL's scheme).
+
+    Opened by :class:`embank.store.bank.Bank`.
+    """
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = _make_engine(url)
+        from embank.store.backends import dialect_for
+        from embank.store.backends.sql import normalise_url
+
+        self.url = normalise_url(url)
+        self.dialect = dialect_for(self.url)
+        self.engine = self.dialect.make_engine(self.url)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.engine.dispose()
 
     # -- schema -----------------------------------------------------------------------
 
+    def exists(self) -> bool:
+        """Whether this registry holds a bank (any schema revision); creates nothing."""
+        if not self.dialect.exists(self.url):
+            return False
+        return self.schema_revision() is not None
+
     def schema_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("schema_version"):
-                return None
-            return conn.exec_driver_sql("SELECT version_num FROM schema_version").scalar()
+        try:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table("schema_version"):
+                    return None
+                return conn.exec_driver_sql("SELECT version_num FROM schema_version").scalar()
+        except sa.exc.OperationalError as exc:
+            raise StorageError(f"cannot reach the registry: {exc.orig}") from None
 
     def migrate(self) -> str:
-        """Bring the schema to the newest revision; returns it."""
+        """Bring the schema to the newest revision, under the write lock; returns it."""
+        with self.write() as conn:
+            self._upgrade(conn)
+        return SCHEMA_REVISION
+
+    def initialize(self, info: dict[str, str]) -> dict[str, str]:
+        """Create the schema and record ``info`` unless the registry holds a bank already.
+
+        Runs under the write lock, so of several processes creating one bank at once
+        exactly one records its settings; returns the bank's settings as recorded.
+        """
+        with self.write() as conn:
+            if self.schema_revision_in(conn) is None:
+                self._upgrade(conn)
+            recorded = {row.key: row.value for row in conn.execute(sa.select(bank_info))}
+            if "bank_id" not in recorded:
+                self.set_info(conn, info)
+                recorded = {**recorded, **info}
+        return recorded
+
+    @staticmethod
+    def schema_revision_in(conn: sa.Connection) -> str | None:
+        if not sa.inspect(conn).has_table("schema_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM schema_version").scalar()
+
+    @staticmethod
+    def _upgrade(conn: sa.Connection) -> None:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
-        return SCHEMA_REVISION
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
 
     def check_schema(self) -> None:
         found = self.schema_revision()
@@ -105,13 +129,17 @@ class Registry:
         """A write transaction that holds the registry's write lock from its start."""
         try:
             with self.engine.connect().execution_options(embank_write=True) as conn, conn.begin():
+                self.dialect.lock(conn)
                 yield conn
-        except sa.exc.OperationalError as exc:
-            if "locked" in str(exc):
+        except sa.exc.DBAPIError as exc:
+            if self.dialect.is_conflict(exc):
                 raise ConflictError(
-                    "the bank's registry is locked by another writer; retry"
+                    f"the bank's registry is locked by another writer, or a concurrent write "
+                    f"won: retry ({str(exc.orig).splitlines()[0]})"
                 ) from None
-            raise StorageError(f"registry write failed: {exc.orig}") from None
+            if isinstance(exc, sa.exc.OperationalError):
+                raise StorageError(f"registry write failed: {exc.orig}") from None
+            raise
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -248,15 +276,7 @@ class Registry:
                 )
             )
             return self.require_table(conn, name)
-        if row.dim != dim:
-            raise ValidationError(
-                f"dimension mismatch: table {name!r} has dim {row.dim}, these vectors have {dim}; "
-                "publish under a new table name to change the dimension"
-            )
-        if row.metric != metric:
-            raise ValidationError(
-                f"metric mismatch: table {name!r} uses {row.metric!r}, not {metric!r}"
-            )
+        self.check_fits(row, dim=dim, metric=metric)
         changes: dict[str, Any] = {"updated_at": now}
         if description is not None:
             changes["description"] = description
@@ -269,6 +289,20 @@ class Registry:
             changes["entities"] = merged
         conn.execute(sa.update(tables).where(tables.c.id == row.id).values(**changes))
         return self.require_table(conn, name)
+
+    @staticmethod
+    def check_fits(row: sa.Row, *, dim: int, metric: str) -> None:
+        """Raise :class:`ValidationError` unless a version of ``dim`` and ``metric`` fits
+        the table ``row``: both are fixed by its first version."""
+        if row.dim != dim:
+            raise ValidationError(
+                f"dimension mismatch: table {row.name!r} has dim {row.dim}, these vectors "
+                f"have {dim}; publish under a new table name to change the dimension"
+            )
+        if row.metric != metric:
+            raise ValidationError(
+                f"metric mismatch: table {row.name!r} uses {row.metric!r}, not {metric!r}"
+            )
 
     def next_number(self, conn: sa.Connection, table_id: int) -> int:
         current = conn.execute(
@@ -348,6 +382,11 @@ class Registry:
         if table_name is not None:
             query = query.where(audit_log.c.table_name == table_name)
         return list(conn.execute(query))
+
+    def references(self, conn: sa.Connection, storage_path: str) -> bool:
+        """Whether a version row names ``storage_path``."""
+        query = sa.select(versions.c.id).where(versions.c.storage_path == storage_path)
+        return conn.execute(query.limit(1)).first() is not None
 
     def storage_paths(self, conn: sa.Connection) -> set[str]:
         return set(conn.execute(sa.select(versions.c.storage_path)).scalars())
