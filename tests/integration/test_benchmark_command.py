@@ -30,19 +30,9 @@ def _error_lines(output):
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(tmp_path, write_communities):
     """Two noisy planted communities of 40 users each, labelled, and a spec over them."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for a in range(80):
-        for b in range(a + 1, 80):
-            same = (a < 40) == (b < 40)
-            if rng.random() < (0.12 if same else 0.04):
-                rows.append(f"u{a}\tu{b}\t1\n")
-    (tmp_path / "edges.tsv").write_text("src\tdst\tweight\n" + "".join(rows))
-    (tmp_path / "labels.tsv").write_text(
-        "node\ttopic\n" + "".join(f"u{i}\t{'a' if i < 40 else 'b'}\n" for i in range(80))
-    )
+    write_communities(tmp_path, p_same=0.12, p_other=0.04)
     (tmp_path / "spec.yaml").write_text(
         textwrap.dedent("""\
         table: test/small

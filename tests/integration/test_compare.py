@@ -4,7 +4,6 @@ import json
 import re
 import textwrap
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -20,21 +19,11 @@ def _invoke(*args):
 
 
 @pytest.fixture(scope="module")
-def bank(tmp_path_factory):
+def bank(tmp_path_factory, write_communities):
     """test/small@1 (spectral eigen), @2 (prone), @3 (netmf); follow_jaccard only on @1;
     test/other@1 beside them."""
     root = tmp_path_factory.mktemp("compare")
-    rng = np.random.default_rng(0)
-    rows = []
-    for a in range(80):
-        for b in range(a + 1, 80):
-            same = (a < 40) == (b < 40)
-            if rng.random() < (0.12 if same else 0.04):
-                rows.append(f"u{a}\tu{b}\t1\n")
-    (root / "edges.tsv").write_text("src\tdst\tweight\n" + "".join(rows))
-    (root / "labels.tsv").write_text(
-        "node\ttopic\n" + "".join(f"u{i}\t{'a' if i < 40 else 'b'}\n" for i in range(80))
-    )
+    write_communities(root, p_same=0.12, p_other=0.04)
     (root / "spec.yaml").write_text(
         textwrap.dedent("""\
         table: test/small
