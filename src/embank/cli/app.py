@@ -328,3 +328,8 @@ def quickstart(
         )
     render.out.print(f"  (query {probe} is in {labels.get(probe, [])})", markup=False)
     render.out.print(f"next: embank ls --bank {target.location.label}", markup=False)
+
+
+from embank.cli.serve import serve  # noqa: E402  (its own module: the HTTP server)
+
+app.command()(serve)

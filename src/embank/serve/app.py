@@ -1,0 +1,60 @@
+"""The app factory: routers, error handlers, limits and metrics around one bank.
+
+``create_app(settings, bank=...)`` for tests and embedding; ``app_from_env`` is what each
+``uvicorn --workers N`` process calls (``embank serve`` passes the settings in
+``EMBANK_SERVE_SETTINGS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from embank._version import __version__
+from embank.serve.errors import install_error_handlers
+from embank.serve.limits import BodySizeLimit, is_upload
+from embank.serve.routes import meta, tables, vectors, writes
+from embank.serve.service import Service
+from embank.serve.settings import ServeSettings
+from embank.store.bank import Bank
+
+__all__ = ["app_from_env", "create_app"]
+
+DESCRIPTION = """\
+Lookups and nearest neighbours over a bank's published embeddings, discovery of its
+tables, and (behind a bearer token) publishes and alias moves. Every error is
+`{"error": {"type", "message", "status"}}`; every answer that serves vectors names its
+version in `X-Embank-Version` and `X-Embank-Space`. See docs/http.md.
+"""
+
+
+def create_app(settings: ServeSettings | None = None, *, bank: Bank | None = None) -> FastAPI:
+    """An API over ``bank`` (else the bank ``settings.bank`` names, opened on first use)."""
+    settings = settings or ServeSettings()
+    service = Service(settings, bank)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = FastAPI(title="embank", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.service = service
+    install_error_handlers(app)
+    for area in (meta, tables, vectors, writes):
+        app.include_router(area.router)
+    app.add_middleware(BodySizeLimit, limit_bytes=settings.max_body_bytes, exempt=is_upload)
+    # Its own registry per app, so that several apps (tests) can live in one process;
+    # /metrics is served by the meta router.
+    app.state.metrics = CollectorRegistry()
+    Instrumentator(registry=app.state.metrics, excluded_handlers=["/metrics"]).instrument(app)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process, from ``EMBANK_SERVE_SETTINGS``."""
+    return create_app(ServeSettings.from_env())

@@ -1,0 +1,127 @@
+"""Bodies of the HTTP API that the store's models (:mod:`embank.store.models`) lack.
+
+Tables, versions and ``show`` are answered with the store's own models, so ``embank ls |
+search | show --json`` print exactly the body of the matching route; the request and
+answer models of lookups, searches, publishes and alias moves are here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from embank.store.models import FigureInfo, Neighbor, TableInfo, VersionInfo
+
+__all__ = [
+    "AliasMove",
+    "AliasMoved",
+    "ErrorBody",
+    "ErrorDetail",
+    "Health",
+    "LookupRequest",
+    "LookupResult",
+    "NeighborsRequest",
+    "NeighborsResult",
+    "TableDetail",
+]
+
+Key = Annotated[
+    StrictStr | StrictInt,
+    Field(description="An entity key; integer ids are taken as decimal text."),
+]
+VersionRef = Annotated[
+    int | str | None,
+    Field(description="Version number or alias; latest when omitted.", examples=[3, "production"]),
+]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorDetail(_Answer):
+    type: str = Field(description="Stable machine name of the error, e.g. not_found_error.")
+    message: str = Field(description="One line that says what went wrong and what to do.")
+    status: int = Field(description="The HTTP status, repeated.")
+
+
+class ErrorBody(_Answer):
+    """Every error the API answers."""
+
+    error: ErrorDetail
+
+
+class Health(_Answer):
+    status: str = Field(description="ok when the bank's registry answers.")
+    embank_version: str = Field(description="The server's embank version.")
+    writable: bool = Field(description="Whether write routes accept a token.")
+
+
+class TableDetail(_Answer):
+    """A table with every version (aliases, lineage) and its latest version's figures."""
+
+    table: TableInfo
+    versions: list[VersionInfo] = Field(description="Every version, oldest first.")
+    benchmarks: list[FigureInfo] = Field(description="Figures of the version 'latest' names.")
+
+
+class LookupRequest(_Request):
+    keys: list[Key] = Field(description="Keys to look up, answered in this order.")
+    entity: str | None = Field(
+        None, description="Entity type of the keys; needed for a table with several."
+    )
+    version: VersionRef = None
+
+
+class LookupResult(_Answer):
+    table: str = Field(description="Table name.")
+    version: int = Field(description="The version that served the vectors.")
+    space_id: str = Field(description="The version's space.")
+    entity: str = Field(description="Entity type of the keys.")
+    dim: int = Field(description="Dimension of the vectors.")
+    keys: list[str] = Field(description="The keys, in the order asked, as text.")
+    found: list[bool] = Field(description="Whether each key is in the version.")
+    vectors: list[list[float] | None] = Field(
+        description="Each key's float32 vector; null where the key is not in the version."
+    )
+
+
+class NeighborsRequest(_Request):
+    key: Key | None = Field(None, description="Search around this key's vector ...")
+    vector: list[FiniteFloat] | None = Field(
+        None, description="... or around this vector (dim floats); give exactly one."
+    )
+    k: int = Field(10, ge=1, description="How many neighbours (at most the server's max_k).")
+    entity: str | None = Field(None, description="Entity type of the key.")
+    target: str | None = Field(None, description="Only neighbours of this entity type.")
+    exclude: list[Key] = Field(
+        default_factory=list, description="Keys (of the target type) to leave out."
+    )
+    version: VersionRef = None
+
+
+class NeighborsResult(_Answer):
+    """The body of ``embank neighbors --json`` too."""
+
+    table: str = Field(description="Table name.")
+    version: int = Field(description="The version searched.")
+    space_id: str = Field(description="The version's space.")
+    key: str | None = Field(description="The key searched around; null for a vector.")
+    neighbors: list[Neighbor] = Field(description="Best first, with the table's metric score.")
+
+
+class AliasMove(_Request):
+    version: int = Field(ge=1, strict=True, description="The version the alias is to point to.")
+
+
+class AliasMoved(_Answer):
+    table: str = Field(description="Table name.")
+    alias: str = Field(description="The alias moved.")
+    version: int = Field(description="The version it points to now.")
+    previous: int | None = Field(description="The version it pointed to before, if any.")
