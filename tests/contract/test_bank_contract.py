@@ -296,7 +296,7 @@ def test_failed_publish_changes_nothing(backends):
 
     original = bank.registry.insert_version
     bank.registry.insert_version = broken
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StorageError, match="No space"):
         bank.publish("demo/t", _table(seed=9))
     bank.registry.insert_version = original
     assert _state(bank) == before

@@ -70,6 +70,6 @@ def test_parse_ref():
     assert parse_ref("a/b@3") == TableRef("a/b", version=3)
     assert parse_ref("a/b@production") == TableRef("a/b", alias="production")
     assert str(parse_ref("a/b@3")) == "a/b@3"
-    for bad in ("a/b@0", "a/b@Prod", "a@1"):
+    for bad in ("a/b@0", "a/b@Prod", "a@1", "a/b@¹", "a/b@٣"):
         with pytest.raises(InvalidNameError):
             parse_ref(bad)

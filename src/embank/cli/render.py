@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -190,6 +191,9 @@ def show(result: ShowResult) -> None:
         f"  status {v.status}   aliases {', '.join(v.aliases) or '-'}   rows {v.n_rows}   "
         f"created {v.created_at:%Y-%m-%d %H:%M:%S}Z by {v.created_by}"
     )
+    if v.status == "deprecated":
+        reason = v.status_reason or "no reason given"
+        out.print(f"  [red]deprecated[/red]: {escape(reason)} (it still reads)", soft_wrap=True)
     out.print(f"  space {v.space_id}   content sha256 {v.content_hash[:16]}…")
     algorithm = v.lineage.get("algorithm", {})
     if algorithm:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from embank.store.embedding import Embedding
 from embank.vector_table import VectorTable
 
 __all__ = ["RunResult", "run_spec"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,7 +118,7 @@ def run_spec(
     }
     start = time.perf_counter()
     with progress.task(f"publishing {spec.table}"):
-        result.embedding = bank.publish(
+        embedding = bank.publish(
             spec.table,
             vectors,
             metric=spec.publish.metric,
@@ -131,8 +134,32 @@ def run_spec(
             input_fingerprint=input_fingerprint(dataset, spec.model_dump(mode="json")),
             audit=_forced(failed),
         )
+    result.embedding = embedding
     timings["publish"] = time.perf_counter() - start
+    start = time.perf_counter()
+    _draw_map(bank, embedding, progress)
+    timings["map"] = time.perf_counter() - start
     return result
+
+
+def _draw_map(bank: Bank, embedding: Embedding, progress: Progress) -> None:
+    """Store the web UI's 2-D map of the version just published (DESIGN.md: artifacts are
+    built after the commit). The version is published whatever happens here: a map that
+    fails is logged, and drawn on its first view instead."""
+    try:
+        from embank.serve.maps import store_map
+
+        with progress.task(f"drawing the map of {embedding.name}@{embedding.version}"):
+            store_map(bank, embedding)
+    except Exception as exc:  # never fail a publish that has committed
+        log.warning(
+            "%s@%s is published, but its 2-D map was not drawn (%s: %s); "
+            "the web UI draws it on first view",
+            embedding.name,
+            embedding.version,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def _forced(failed: list[GateOutcome]) -> dict[str, Any]:

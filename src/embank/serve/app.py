@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,8 @@ from embank.serve.limits import BodySizeLimit, is_upload
 from embank.serve.routes import meta, tables, vectors, writes
 from embank.serve.service import Service
 from embank.serve.settings import ServeSettings
+from embank.serve.ui import router as ui_router
+from embank.serve.ui import warm_up
 from embank.store.bank import Bank
 
 __all__ = ["app_from_env", "create_app"]
@@ -28,7 +31,8 @@ DESCRIPTION = """\
 Lookups and nearest neighbours over a bank's published embeddings, discovery of its
 tables, and (behind a bearer token) publishes and alias moves. Every error is
 `{"error": {"type", "message", "status"}}`; every answer that serves vectors names its
-version in `X-Embank-Version` and `X-Embank-Space`. See docs/http.md.
+version in `X-Embank-Version` and `X-Embank-Space`. The web UI, outside this schema, is at
+`/`. See docs/http.md and docs/ui.md.
 """
 
 
@@ -39,6 +43,8 @@ def create_app(settings: ServeSettings | None = None, *, bank: Bank | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # matplotlib takes ~0.5 s to import: not in the first table page's time
+        threading.Thread(target=warm_up, name="embank-ui-warm-up", daemon=True).start()
         yield
         service.close()
 
@@ -47,6 +53,7 @@ def create_app(settings: ServeSettings | None = None, *, bank: Bank | None = Non
     install_error_handlers(app)
     for area in (meta, tables, vectors, writes):
         app.include_router(area.router)
+    app.include_router(ui_router)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.max_body_bytes, exempt=is_upload)
     # Its own registry per app, so that several apps (tests) can live in one process;
     # /metrics is served by the meta router.

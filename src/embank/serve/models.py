@@ -19,8 +19,11 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "Health",
+    "KeyItem",
+    "KeysResult",
     "LookupRequest",
     "LookupResult",
+    "MapResult",
     "NeighborsRequest",
     "NeighborsResult",
     "TableDetail",
@@ -125,3 +128,45 @@ class AliasMoved(_Answer):
     alias: str = Field(description="The alias moved.")
     version: int = Field(description="The version it points to now.")
     previous: int | None = Field(description="The version it pointed to before, if any.")
+
+
+class KeyItem(_Answer):
+    entity: str = Field(description="Entity type of the key.")
+    key: str = Field(description="The key.")
+
+
+class KeysResult(_Answer):
+    """Keys of one version that start with a prefix: suggestions for a search box."""
+
+    table: str = Field(description="Table name.")
+    version: int = Field(description="The version whose keys were searched.")
+    space_id: str = Field(description="The version's space.")
+    prefix: str = Field(description="The prefix searched (case-sensitive).")
+    keys: list[KeyItem] = Field(description="Matching keys in stored order (bytewise).")
+
+
+class MapResult(_Answer):
+    """The stored 2-D map of a version: a seeded sample of its rows laid out in [0, 1]^2."""
+
+    table: str = Field(description="Table name.")
+    version: int = Field(description="The version drawn.")
+    space_id: str = Field(description="The version's space.")
+    method: str = Field(description="umap, or pca for small tables and without umap-learn.")
+    params: dict[str, float | int] = Field(description="The layout's parameters.")
+    seed: int = Field(description="Seed of the row sample and the layout.")
+    n_rows: int = Field(description="Rows in the version.")
+    n_points: int = Field(description="Rows drawn (at most 5,000).")
+    color_by: str | None = Field(description="label, entity, or null: what colours the points.")
+    entity_names: list[str] = Field(description="Entity types; 'entity' indexes into it.")
+    entity: list[int] = Field(description="Each point's entity type.")
+    label_entity: str | None = Field(description="Entity type the labels are of, if any.")
+    label_names: list[str] = Field(
+        description="The most common labels of the sample, then 'other'; 'label' indexes it."
+    )
+    label: list[int] = Field(description="Each point's most common label; -1: none.")
+    n_labelled: int = Field(description="Points with a label.")
+    keys: list[str] = Field(description="Each point's key.")
+    x: list[float] = Field(description="Each point's x in [0, 1].")
+    y: list[float] = Field(description="Each point's y in [0, 1].")
+    build_s: float = Field(description="Seconds the map took to draw.")
+    code_version: str = Field(description="embank version that drew it.")

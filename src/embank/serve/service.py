@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 
@@ -19,6 +21,10 @@ from embank.store.bank import Bank, open_bank
 from embank.store.embedding import Embedding
 
 __all__ = ["Service", "get_service"]
+
+T = TypeVar("T")
+#: derived values (charts, neighbour overlaps) kept per worker
+_MEMO_ENTRIES = 64
 
 
 class Service:
@@ -31,6 +37,8 @@ class Service:
         self._owns_bank = bank is None
         self._lock = threading.Lock()
         self._open: OrderedDict[str, Embedding] = OrderedDict()
+        self._drawing: dict[str, threading.Lock] = {}  # version id -> lock of its map
+        self._memo: OrderedDict[str, Any] = OrderedDict()
 
     @property
     def bank(self) -> Bank:
@@ -58,9 +66,37 @@ class Service:
                 self._open.popitem(last=False)
         return embedding
 
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """``build()``, kept under ``key`` (a few dozen entries, least recently used go).
+        Only for values fixed by their key: of immutable versions, or keyed by content."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = build()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > _MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        return value
+
+    def version_map(self, embedding: Embedding) -> dict[str, Any]:
+        """The version's stored 2-D map; drawn and stored first when it has none, once
+        however many requests ask at the same time (in this worker)."""
+        from embank.serve.maps import ensure_map, stored_map
+
+        found = stored_map(self.bank, embedding)
+        if found is not None:
+            return found
+        with self._lock:
+            lock = self._drawing.setdefault(embedding.version_id, threading.Lock())
+        with lock:
+            return ensure_map(self.bank, embedding)
+
     def close(self) -> None:
         with self._lock:
             self._open.clear()
+            self._memo.clear()
             if self._owns_bank and self._bank is not None:
                 self._bank.close()
                 self._bank = None

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from embank._version import __version__
@@ -39,15 +40,32 @@ from embank.errors import (
     UsageError,
     ValidationError,
 )
-from embank.names import LATEST, check_alias, check_entity, check_key, check_table_name, parse_ref
-from embank.store import files
+from embank.names import (
+    LATEST,
+    check_alias,
+    check_entity,
+    check_key,
+    check_table_name,
+    invalid_keys,
+    parse_ref,
+)
+from embank.store import admin, faults, files, integrity
 from embank.store.backends import open_offline, open_online, redact, same_url, scheme_of
 from embank.store.embedding import Embedding
 from embank.store.local_version import LocalVersion
 from embank.store.location import BankLocation, resolve_location
-from embank.store.models import FigureInfo, ShowResult, TableInfo, VersionInfo
+from embank.store.models import (
+    AliasResult,
+    CheckResult,
+    EditResult,
+    FigureInfo,
+    ShowResult,
+    StatusResult,
+    TableInfo,
+    VersionInfo,
+)
 from embank.store.registry import Registry, utcnow
-from embank.vector_table import VectorTable
+from embank.vector_table import SortedRows, VectorTable
 
 __all__ = ["Bank", "open_bank"]
 
@@ -55,6 +73,7 @@ log = logging.getLogger(__name__)
 
 DATA = "data"
 GC_MIN_AGE_S = 3600.0
+_CHECK_ROWS = 1 << 16
 #: bank_info key that says the offline/online URLs are recorded as clients must use them
 _BACKENDS_RECORDED = "backends"
 #: the recorded offline store of a folder bank that keeps its versions in itself
@@ -196,6 +215,14 @@ class Bank:
             table_row, version_row = self.registry.resolve(conn, parsed)
             table = self._table_info(conn, table_row)
             version = self._version_info(conn, table_row, version_row)
+        if version.status == admin.DEPRECATED:
+            named = f"{table.name}@{version.number}"
+            log.warning(
+                "%s%s is deprecated%s; it still reads",
+                named,
+                f" ({parsed})" if str(parsed) != named else "",
+                f": {version.status_reason}" if version.status_reason else "",
+            )
         return self._embedding(table, version, version_row.storage_path)
 
     def tables(self) -> list[TableInfo]:
@@ -308,7 +335,9 @@ class Bank:
 
         Checks everything before writing: names, keys, duplicates, finite values, zero
         vectors under cosine, the table's dimension and metric. Raises
-        :class:`ValidationError` with nothing written when a check fails.
+        :class:`ValidationError` with nothing written when a check fails, and
+        :class:`StorageError` when a write fails (a full disk, an I/O error), after removing
+        what it wrote. The lineage gains ``entity_rows`` (rows per entity type).
         """
         check_table_name(name)
         for alias in aliases:
@@ -316,8 +345,9 @@ class Bank:
                 raise InvalidNameError("'latest' is moved by every publish; do not pass it")
         if metric not in ("cosine", "dot"):
             raise ValidationError(f"unknown metric {metric!r}: use 'cosine' or 'dot'")
-        table = _validated(table, metric).sorted()
-        _check_unique(table)
+        table = _validated(table, metric)
+        rows = SortedRows.of(table)  # stored order, without a sorted copy of the vectors
+        _check_unique(rows)
         declared = sorted(set(entities or table.entity_names()))
         undeclared = sorted(set(table.entity_names()) - set(declared))
         if undeclared:
@@ -329,30 +359,45 @@ class Bank:
             holdout = holdout if holdout is not None else inputs.holdout
         self._precheck(name, table, metric)
         space_id = str(uuid.uuid4())
-        digest = files.content_hash(table)
         folder_id = uuid.uuid4().hex
         staging = self.offline.staging_root / folder_id
         storage_path = f"{DATA}/{name}/{folder_id}"
         try:
             staging.mkdir(parents=True)
+            faults.point("publish:staging")
             manifest = files.write_version_files(
                 staging,
-                table,
+                rows,
                 labels,
                 holdout,
-                {"table": name, "space_id": space_id, "content_hash": digest},
+                {"table": name, "space_id": space_id},
                 inputs=inputs,
             )
+            faults.point("publish:put")
             self.offline.put(staging, storage_path)
-        except OSError as exc:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             self._discard(storage_path, None)
-            raise StorageError(f"could not write the version's files: {exc}") from None
+            if isinstance(exc, OSError):
+                raise StorageError(
+                    f"could not write the files of a new version of {name} ({exc}); "
+                    "nothing was published"
+                ) from None
+            raise
+        digest = manifest["content_hash"]
         lineage = dict(lineage or {})
+        counts = pc.value_counts(rows.entities)
+        lineage["entity_rows"] = {
+            str(entity): int(n)
+            for entity, n in zip(
+                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+            )
+        }
         stored = files.stored_input_files(manifest)
         if stored:
             lineage["benchmark_inputs"] = stored
         try:
+            faults.point("publish:online")
             self.online.write(folder_id, table)
             number = self._commit(
                 name,
@@ -373,9 +418,14 @@ class Bank:
                 storage_path=storage_path,
                 audit=dict(audit or {}),
             )
-        except BaseException:
+        except BaseException as exc:
             self._discard(storage_path, folder_id)  # never referenced; gc would remove it too
+            if isinstance(exc, OSError):
+                raise StorageError(
+                    f"could not publish a new version of {name} ({exc}); nothing was published"
+                ) from None
             raise
+        faults.point("publish:after_commit")
         return self.get(f"{name}@{number}")
 
     def _precheck(self, name: str, table: VectorTable, metric: str) -> None:
@@ -466,6 +516,7 @@ class Bank:
                 "aliases": [LATEST, *aliases],
             }
             reg.audit(conn, "publish", actor, now, name, number, **details)
+            faults.point("publish:commit")
         return number
 
     def record_benchmarks(
@@ -503,6 +554,61 @@ class Bank:
                 conn, "benchmark", actor, now, table_row.name, version_row.number, **recorded
             )
         return run
+
+    # -- administration ---------------------------------------------------------------
+
+    def edit(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        entities: Sequence[str] | None = None,
+        actor: str | None = None,
+    ) -> EditResult:
+        """Change table ``name``'s description, owner, tags or declared entity types (which
+        must still cover what its versions hold); one audited write. See
+        :func:`embank.store.admin.edit_table`."""
+        return admin.edit_table(
+            self,
+            name,
+            description=description,
+            owner=owner,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            entities=entities,
+            actor=actor or _whoami(),
+        )
+
+    def set_alias(self, ref: str, alias: str, *, actor: str | None = None) -> AliasResult:
+        """Point ``alias`` at the version ``ref`` names (``NAME@3``, ``NAME@staging``); not
+        ``latest``, not a deprecated version. Recorded in the alias history and audit log."""
+        return admin.set_alias(self, ref, alias, actor=actor or _whoami())
+
+    def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> AliasResult:
+        """Remove ``alias`` of table ``name`` (its history stays); not ``latest``."""
+        return admin.delete_alias(self, name, alias, actor=actor or _whoami())
+
+    def deprecate(
+        self, ref: str, *, reason: str | None = None, actor: str | None = None
+    ) -> StatusResult:
+        """Mark the version ``ref`` names deprecated: it still reads (with a warning), its
+        aliases stay, ``latest`` does not move. See :mod:`embank.store.admin`."""
+        return admin.set_status(
+            self, ref, admin.DEPRECATED, reason=reason, actor=actor or _whoami()
+        )
+
+    def undeprecate(self, ref: str, *, actor: str | None = None) -> StatusResult:
+        """Mark the version ``ref`` names active again."""
+        return admin.set_status(self, ref, admin.ACTIVE, actor=actor or _whoami())
+
+    def check(self, *, deep: bool = True, sample: int = 100) -> CheckResult:
+        """Check the registry against the offline and online stores: see
+        :func:`embank.store.integrity.check_bank`. Leftovers of failed publishes are
+        listed, not counted as problems."""
+        return integrity.check_bank(self, deep=deep, sample=sample)
 
     # -- housekeeping -----------------------------------------------------------------
 
@@ -570,9 +676,13 @@ class Bank:
 
     def _version_info(self, conn: sa.Connection, table_row: sa.Row, row: sa.Row) -> VersionInfo:
         aliases = self.registry.aliases_of(conn, table_row.id)
+        reason = None
+        if row.status == admin.DEPRECATED:
+            reason = admin.status_reason(self.registry, conn, table_row.name, row.number)
         return VersionInfo(
             number=row.number,
             status=row.status,
+            status_reason=reason,
             kind=row.kind,
             parent=row.parent,
             aliases=sorted(a for a, n in aliases.items() if n == row.number),
@@ -641,36 +751,67 @@ def _whoami() -> str:
 
 
 def _validated(table: VectorTable, metric: str) -> VectorTable:
-    """Refuse what no version may hold: bad keys or entity names, non-finite or zero rows."""
+    """Refuse what no version may hold: bad keys or entity names, non-finite or zero rows.
+
+    The checks run over whole columns (Arrow kernels, numpy in blocks of rows); the first
+    offending row is then checked alone, for the same message a row-by-row check gives.
+    """
     if table.n_rows == 0:
         raise ValidationError("nothing to publish: the table has no rows")
     if table.dim < 1:
         raise ValidationError("vectors need at least one dimension")
-    for entity in set(table.entities.tolist()):
-        check_entity(entity)
-    for key in table.keys:
-        if not isinstance(key, str):
-            raise ValidationError(f"key {key!r} is not a string; convert ids to text first")
-        check_key(key)
-    finite = np.isfinite(table.vectors).all(axis=1)
-    if not finite.all():
-        bad = [f"{table.entities[i]}:{table.keys[i]}" for i in np.flatnonzero(~finite)[:5]]
-        raise ValidationError(f"{int((~finite).sum())} vector(s) hold NaN or Inf, e.g. {bad}")
-    if metric == "cosine":
-        zero = ~table.vectors.any(axis=1)
-        if zero.any():
-            bad = [f"{table.entities[i]}:{table.keys[i]}" for i in np.flatnonzero(zero)[:5]]
-            raise ValidationError(
-                f"{int(zero.sum())} zero vector(s) have no cosine similarity, e.g. {bad}"
-            )
+    columns = table.arrow_columns()
+    if columns is None:  # something is not a str: find and name it
+        for entity in set(table.entities.tolist()):
+            check_entity(entity)
+        for key in table.keys:
+            if not isinstance(key, str):
+                raise ValidationError(f"key {key!r} is not a string; convert ids to text first")
+            check_key(key)
+    else:
+        entities, keys = columns
+        for entity in pc.unique(entities).to_pylist():
+            check_entity(entity)
+        bad = invalid_keys(keys)
+        if pc.any(bad).as_py():
+            check_key(keys[pc.index(bad, True).as_py()].as_py())
+    nonfinite, zero = _bad_rows(table.vectors, zeros=metric == "cosine")
+    if nonfinite.any():
+        bad_rows = [f"{table.entities[i]}:{table.keys[i]}" for i in np.flatnonzero(nonfinite)[:5]]
+        raise ValidationError(f"{int(nonfinite.sum())} vector(s) hold NaN or Inf, e.g. {bad_rows}")
+    if zero is not None and zero.any():
+        bad_rows = [f"{table.entities[i]}:{table.keys[i]}" for i in np.flatnonzero(zero)[:5]]
+        raise ValidationError(
+            f"{int(zero.sum())} zero vector(s) have no cosine similarity, e.g. {bad_rows}"
+        )
     return table
 
 
-def _check_unique(table: VectorTable) -> None:
-    """On sorted rows, repeats are neighbours."""
-    same = (table.entities[1:] == table.entities[:-1]) & (table.keys[1:] == table.keys[:-1])
+def _bad_rows(vectors: np.ndarray, zeros: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows holding NaN or Inf, and (``zeros``) rows of zeros; in blocks of rows, so the
+    temporaries stay small however big the table."""
+    n_rows = vectors.shape[0]
+    nonfinite = np.zeros(n_rows, dtype=bool)
+    zero = np.zeros(n_rows, dtype=bool) if zeros else None
+    for lo in range(0, n_rows, _CHECK_ROWS):
+        block = vectors[lo : lo + _CHECK_ROWS]
+        nonfinite[lo : lo + len(block)] = ~np.isfinite(block).all(axis=1)
+        if zero is not None:
+            zero[lo : lo + len(block)] = ~block.any(axis=1)
+    return nonfinite, zero
+
+
+def _check_unique(rows: SortedRows) -> None:
+    """In stored order, repeats are neighbours."""
+    if rows.n_rows < 2:
+        return
+    n = rows.n_rows - 1
+    same = pc.and_(
+        pc.equal(rows.entities.slice(1), rows.entities.slice(0, n)),
+        pc.equal(rows.keys.slice(1), rows.keys.slice(0, n)),
+    ).to_numpy(zero_copy_only=False)
     if same.any():
-        dupes = sorted({f"{table.entities[i]}:{table.keys[i]}" for i in np.flatnonzero(same)})
+        dupes = sorted({rows.label(int(i)) for i in np.flatnonzero(same)})
         raise ValidationError(
             f"{len(dupes)} duplicate key(s) in the publish: {', '.join(dupes[:10])}"
             + (" ..." if len(dupes) > 10 else "")

@@ -132,8 +132,7 @@ class Embedding:
     def rows(self, keys: Iterable[object], entity: str | None = None) -> np.ndarray:
         """Row ids of ``keys`` (-1 where a key is not in the version)."""
         entity = self._entity_of(entity)
-        index = self._row_index
-        return np.asarray([index.get((entity, key_text(k)), -1) for k in keys], dtype=np.int64)
+        return self.local.rows_of(entity, _texts(list(keys)))
 
     def vectors(
         self,
@@ -151,7 +150,7 @@ class Embedding:
             raise UsageError(f"missing={missing!r}: use 'raise', 'zero' or 'nan'")
         keys = list(keys)
         entity = self._entity_of(entity)
-        out, found = self.online.lookup(entity, [key_text(k) for k in keys])
+        out, found = self.online.lookup(entity, _texts(keys))
         absent = ~found
         if absent.any() and missing == "raise":
             unknown = [key_text(k) for k, a in zip(keys, absent, strict=True) if a][:5]
@@ -289,3 +288,10 @@ class Embedding:
     def verify(self) -> list[str]:
         """Files whose checksum no longer matches the manifest; empty when intact."""
         return files.verify_manifest(self.folder)
+
+
+def _texts(keys: list[object]) -> list[str]:
+    """The keys' canonical text (:func:`key_text`); a list of str as it is."""
+    if set(map(type, keys)) <= {str}:  # C loops: ~20 us for 1,000 keys
+        return keys  # type: ignore[return-value]
+    return [key_text(k) for k in keys]

@@ -13,12 +13,15 @@ the row id is the position in every file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.lib.format as npformat
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,8 +30,9 @@ import pyarrow.parquet as pq
 from embank.benchmarks.base import BenchmarkInputs
 from embank.data.graph import Labels
 from embank.errors import StorageError
+from embank.store import faults
 from embank.store import inputs as stored_inputs
-from embank.vector_table import VectorTable
+from embank.vector_table import SortedRows, VectorTable
 
 __all__ = [
     "ATTRIBUTES",
@@ -61,6 +65,9 @@ HOLDOUT = "holdout.parquet"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 _HASH_ROWS = 1 << 20
+_BLOCK_BYTES = 32 << 20
+_MAX_BLOCK_ROWS = 1 << 20
+_WRITE_BYTES = 16 << 20
 #: files that hold what benchmarks read; their sha256 also go into the version's lineage
 INPUT_FILES = (
     ATTRIBUTES,
@@ -72,29 +79,50 @@ INPUT_FILES = (
 )
 
 
-def content_hash(table: VectorTable) -> str:
+def content_hash(table: VectorTable | SortedRows) -> str:
     """sha256 over every row: length-prefixed entity and key bytes, then the float32 rows.
 
     Each row contributes ``len(entity) entity len(key) key`` (lengths as 4-byte little-endian
     counts of UTF-8 bytes); the rows' bytes are assembled by Arrow kernels, a million rows
-    at a time, not row by row in Python.
+    at a time, not row by row in Python, and the vectors are hashed in place (no copy).
     """
+    rows = table if isinstance(table, SortedRows) else SortedRows.presorted(table)
+    digest = _hash_keys(rows)
+    for lo, hi in _blocks(rows):
+        digest.update(_raw_bytes(rows.vectors(lo, hi)))
+    return digest.hexdigest()
+
+
+def _hash_keys(rows: SortedRows) -> Any:
+    """A sha256 fed the first part of the content hash: every row's entity and key."""
     digest = hashlib.sha256()
-    for lo in range(0, table.n_rows, _HASH_ROWS):
-        hi = min(lo + _HASH_ROWS, table.n_rows)
+    for lo in range(0, rows.n_rows, _HASH_ROWS):
+        hi = min(lo + _HASH_ROWS, rows.n_rows)
         parts = []
-        for texts in (table.entities[lo:hi], table.keys[lo:hi]):
-            data = pa.array(texts, pa.string()).cast(pa.large_binary())
+        for texts in (rows.entities.slice(lo, hi - lo), rows.keys.slice(lo, hi - lo)):
+            data = texts.cast(pa.large_binary())
             lengths = np.asarray(pc.binary_length(data), dtype="<u4")
             prefix = pa.FixedSizeBinaryArray.from_buffers(
                 pa.binary(4), hi - lo, [None, pa.py_buffer(lengths)]
             )
             parts += [prefix.cast(pa.large_binary()), data]
-        rows = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
-        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=hi - lo + 1)
-        digest.update(memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]])
-    digest.update(np.ascontiguousarray(table.vectors, dtype="<f4").tobytes())
-    return digest.hexdigest()
+        joined = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
+        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=hi - lo + 1)
+        digest.update(memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]])
+    return digest
+
+
+def _blocks(rows: SortedRows) -> list[tuple[int, int]]:
+    """Row ranges of about 32 MB of vectors: the unit of gathering, writing and hashing
+    (and a Parquet row group: one of a million 128-float rows costs ~600 MB to write)."""
+    size = max(1, min(_MAX_BLOCK_ROWS, _BLOCK_BYTES // (4 * max(rows.dim, 1))))
+    return [(lo, min(lo + size, rows.n_rows)) for lo in range(0, rows.n_rows, size)]
+
+
+def _raw_bytes(vectors: np.ndarray) -> memoryview:
+    """The little-endian float32 bytes of ``vectors``, without a copy when they are already."""
+    flat = np.ascontiguousarray(vectors, dtype="<f4").reshape(-1)
+    return memoryview(flat.view(np.uint8))
 
 
 def sha256_file(path: Path) -> str:
@@ -119,35 +147,51 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _arrow_rows(table: VectorTable) -> pa.Table:
-    flat = pa.array(table.vectors.reshape(-1), type=pa.float32())
-    vectors = pa.FixedSizeListArray.from_arrays(flat, table.dim)
-    return pa.table(
-        {
-            "entity": pa.array(table.entities.tolist(), type=pa.string()).dictionary_encode(),
-            "key": pa.array(table.keys.tolist(), type=pa.string()),
-            "vector": vectors,
-        }
-    )
+class _HashedFile:
+    """A file written once, front to back, hashed on the way out (not read back)."""
+
+    def __init__(self, path: Path) -> None:
+        self.fh = path.open("wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes | memoryview) -> None:
+        for lo in range(0, len(data), _WRITE_BYTES):
+            piece = data[lo : lo + _WRITE_BYTES]
+            self.fh.write(piece)
+            self.digest.update(piece)
+
+    def close(self) -> str:
+        self.fh.close()
+        return self.digest.hexdigest()
+
+
+def _npy_header(n_rows: int, dim: int) -> bytes:
+    """np.save's header (format 1.0) of an n_rows x dim float32 array."""
+    header = io.BytesIO()
+    info = {"descr": "<f4", "fortran_order": False, "shape": (n_rows, dim)}
+    npformat.write_array_header_1_0(header, info)
+    return header.getvalue()
 
 
 def write_version_files(
     folder: Path,
-    table: VectorTable,
+    table: VectorTable | SortedRows,
     labels: Labels | None,
     holdout: pd.DataFrame | None,
     meta: dict[str, Any],
     inputs: BenchmarkInputs | None = None,
 ) -> dict[str, Any]:
-    """Write every file of a version into ``folder`` (sorted rows), manifest last.
+    """Write every file of a version into ``folder``, manifest last; returns the manifest,
+    which holds the rows' :func:`content_hash` as ``content_hash``.
 
-    ``inputs`` adds the benchmark inputs beyond labels and hold-out (metadata, graph,
-    interactions), so the version's benchmarks can be re-run without the sources.
+    ``table`` is a sorted :class:`VectorTable` or a :class:`SortedRows`. ``inputs`` adds
+    the benchmark inputs beyond labels and hold-out (metadata, graph, interactions), so the
+    version's benchmarks can be re-run without the sources.
     """
-    rows = _arrow_rows(table)
-    pq.write_table(rows, folder / OFFLINE, compression="zstd")
-    files = [OFFLINE, *write_online_files(folder, rows, table.vectors)]
+    rows = table if isinstance(table, SortedRows) else SortedRows.presorted(table)
+    sha, content = _write_rows(folder, rows)
     if labels is not None and len(labels.pairs):
+        faults.point("publish:write:" + ATTRIBUTES)
         pairs = labels.pairs.sort_values(["key", "label"], kind="stable")
         pq.write_table(
             pa.table(
@@ -159,50 +203,144 @@ def write_version_files(
             ),
             folder / ATTRIBUTES,
         )
-        files.append(ATTRIBUTES)
+        sha[ATTRIBUTES] = sha256_file(folder / ATTRIBUTES)
     if holdout is not None and len(holdout):
+        faults.point("publish:write:" + HOLDOUT)
         columns = ["src_entity", "src", "dst_entity", "dst"]
         pq.write_table(
             pa.table({c: pa.array(holdout[c].astype(str).tolist(), pa.string()) for c in columns}),
             folder / HOLDOUT,
         )
-        files.append(HOLDOUT)
-    if inputs is not None:
+        sha[HOLDOUT] = sha256_file(folder / HOLDOUT)
+    if inputs is not None and any(
+        part is not None for part in (inputs.metadata, inputs.graph, inputs.interactions)
+    ):
+        faults.point("publish:write:inputs")
+        written = []
         if inputs.metadata is not None:
-            files += stored_inputs.write_metadata(folder, inputs.metadata)
+            written += stored_inputs.write_metadata(folder, inputs.metadata)
         if inputs.graph is not None:
-            files += stored_inputs.write_graph(folder, inputs.graph)
+            written += stored_inputs.write_graph(folder, inputs.graph)
         if inputs.interactions is not None:
-            files += stored_inputs.write_interactions(folder, inputs.interactions)
-    for name in files:
+            written += stored_inputs.write_interactions(folder, inputs.interactions)
+        sha.update({name: sha256_file(folder / name) for name in written})
+    faults.point("publish:fsync")
+    for name in sha:
         _fsync(folder / name)
     manifest = {
         "format_version": FORMAT_VERSION,
-        "n_rows": table.n_rows,
-        "dim": table.dim,
+        "n_rows": rows.n_rows,
+        "dim": rows.dim,
         "files": {
-            name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
-            for name in files
+            name: {"sha256": sha[name], "bytes": (folder / name).stat().st_size} for name in sha
         },
+        "content_hash": content,
         **meta,
     }
+    faults.point("publish:manifest")
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     _fsync(folder / MANIFEST)
     fsync_dir(folder)
     return manifest
 
 
-def write_online_files(folder: Path, rows: pa.Table, vectors: np.ndarray) -> list[str]:
-    """The embedded online store: keys (Arrow IPC) and float32 rows (``.npy``), both read
-    memory-mapped. Written the same way at publish and on a rebuild, so the bytes match."""
-    keys = rows.select(["entity", "key"])
+def _write_rows(folder: Path, rows: SortedRows) -> tuple[dict[str, str], str]:
+    """``online.keys.arrow``, then ``vectors.parquet`` and ``online.vectors.npy`` side by
+    side, one block of rows at a time: each block is gathered once (no sorted copy of the
+    table), then written to both files and hashed on two threads (Arrow, file writes and
+    hashlib release the GIL) while the next block is gathered. Returns each file's sha256
+    and the rows' content hash. Fault points are all reached from the calling thread.
+    """
+    digest = _hash_keys(rows)
+    entity = rows.entities.dictionary_encode()  # first-appearance order, as on a rebuild
+    sha = {ONLINE_KEYS: _write_keys(folder, pa.table({"entity": entity, "key": rows.keys}))}
+    faults.point("publish:write:" + OFFLINE)
+    schema = pa.schema(
+        [
+            ("entity", entity.type),
+            ("key", pa.string()),
+            ("vector", pa.list_(pa.float32(), rows.dim)),
+        ]
+    )
+    blocks = _blocks(rows)
+    offline = pq.ParquetWriter(
+        folder / OFFLINE,
+        schema,
+        compression="zstd",
+        use_dictionary=["entity"],  # keys and floats are unique
+        write_statistics=["entity", "key"],
+    )
+    try:
+        faults.point("publish:write:" + ONLINE_VECTORS)
+        online = _HashedFile(folder / ONLINE_VECTORS)
+        try:
+            online.write(_npy_header(rows.n_rows, rows.dim))
+
+            def parquet(lo: int, hi: int, block: np.ndarray) -> None:
+                flat = pa.array(block.reshape(-1), type=pa.float32())  # no copy
+                vector = pa.FixedSizeListArray.from_arrays(flat, rows.dim)
+                batch = pa.record_batch(
+                    [entity.slice(lo, hi - lo), rows.keys.slice(lo, hi - lo), vector],
+                    schema=schema,
+                )
+                offline.write_batch(batch, row_group_size=hi - lo)
+
+            def npy(block: np.ndarray) -> None:
+                data = _raw_bytes(block)
+                online.write(data)
+                digest.update(data)
+
+            with ThreadPoolExecutor(2, thread_name_prefix="embank-publish") as pool:
+                pending: list[Any] = []
+                for lo, hi in blocks:
+                    block = np.ascontiguousarray(rows.vectors(lo, hi), dtype=np.float32)
+                    for job in pending:
+                        job.result()
+                    pending = [pool.submit(parquet, lo, hi, block), pool.submit(npy, block)]
+                for job in pending:
+                    job.result()
+        finally:
+            sha[ONLINE_VECTORS] = online.close()
+    finally:
+        offline.close()
+    sha[OFFLINE] = sha256_file(folder / OFFLINE)
+    return sha, digest.hexdigest()
+
+
+def _write_keys(folder: Path, keys: pa.Table) -> str:
+    faults.point("publish:write:" + ONLINE_KEYS)
     with (
         pa.OSFile(str(folder / ONLINE_KEYS), "wb") as sink,
         pa.ipc.new_file(sink, keys.schema) as writer,
     ):
         writer.write_table(keys)
-    np.save(folder / ONLINE_VECTORS, np.ascontiguousarray(vectors, np.float32), allow_pickle=False)
+    return sha256_file(folder / ONLINE_KEYS)
+
+
+def write_online_files(folder: Path, rows: pa.Table, vectors: np.ndarray) -> list[str]:
+    """The embedded online store: keys (Arrow IPC) and float32 rows (``.npy``), both read
+    memory-mapped; ``rows`` holds the entity and key columns in stored order. Written the
+    same way at publish and on a rebuild, so the bytes match."""
+    _write_keys(folder, _key_columns(rows))
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    online = _HashedFile(folder / ONLINE_VECTORS)
+    try:
+        online.write(_npy_header(*matrix.shape))
+        online.write(_raw_bytes(matrix))
+    finally:
+        online.close()
     return [ONLINE_KEYS, ONLINE_VECTORS]
+
+
+def _key_columns(rows: pa.Table) -> pa.Table:
+    """(entity, key) in one record batch, the entity dictionary in order of first
+    appearance: the same bytes from the rows being published as from a Parquet file read
+    back in row groups."""
+    entity = rows.column("entity").combine_chunks()
+    if isinstance(entity, pa.DictionaryArray):
+        entity = entity.dictionary_decode()
+    key = rows.column("key").combine_chunks()
+    return pa.table({"entity": entity.dictionary_encode(), "key": key})
 
 
 def read_offline(folder: Path) -> tuple[pa.Table, VectorTable]:
@@ -215,11 +353,8 @@ def read_offline(folder: Path) -> tuple[pa.Table, VectorTable]:
     entity = rows.column("entity").combine_chunks()
     if isinstance(entity, pa.DictionaryArray):
         entity = entity.dictionary_decode()
-    table = VectorTable(
-        np.asarray(entity.to_pylist(), dtype=object),
-        np.asarray(rows.column("key").to_pylist(), dtype=object),
-        matrix.astype(np.float32, copy=False),
-    )
+    key = rows.column("key").combine_chunks()
+    table = VectorTable.from_arrow(entity, key, matrix.astype(np.float32, copy=False))
     return rows, table
 
 

@@ -7,8 +7,9 @@ served by Redis never downloads the version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +37,15 @@ class LocalVersion:
 
     @cached_property
     def keys(self) -> np.ndarray:
-        return np.asarray(self.key_columns.column("key").to_pylist(), dtype=object)
+        column = self.key_columns.column("key").combine_chunks()
+        return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
     @cached_property
     def entities(self) -> np.ndarray:
         column = self.key_columns.column("entity").combine_chunks()
         if isinstance(column, pa.DictionaryArray):
             column = column.dictionary_decode()
-        return np.asarray(column.to_pylist(), dtype=object)
+        return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
     @cached_property
     def matrix(self) -> np.ndarray:
@@ -52,13 +54,40 @@ class LocalVersion:
 
     @cached_property
     def entity_ranges(self) -> dict[str, tuple[int, int]]:
-        # Rows are sorted by entity first, so each entity is one contiguous range.
-        ranges: dict[str, tuple[int, int]] = {}
-        for row, entity in enumerate(self.entities):
-            lo, _ = ranges.get(entity, (row, row))
-            ranges[entity] = (lo, row + 1)
-        return ranges
+        """Each entity type's rows ``(lo, hi)``: rows are sorted by entity first, so each
+        is one contiguous range (found from the dictionary codes, not row by row)."""
+        column = self.key_columns.column("entity").combine_chunks()
+        if not isinstance(column, pa.DictionaryArray):
+            column = column.dictionary_encode()
+        codes = column.indices.to_numpy(zero_copy_only=False)
+        names = column.dictionary.to_pylist()
+        if not len(codes):
+            return {}
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        ends = np.r_[starts[1:], len(codes)]
+        return {names[codes[lo]]: (int(lo), int(hi)) for lo, hi in zip(starts, ends, strict=True)}
+
+    @cached_property
+    def key_index(self) -> dict[str, dict[str, int]]:
+        """Per entity type, key -> row: what a lookup probes (built once, on first use)."""
+        keys = self.keys
+        return {
+            entity: dict(zip(keys[lo:hi].tolist(), range(lo, hi), strict=True))
+            for entity, (lo, hi) in self.entity_ranges.items()
+        }
 
     @cached_property
     def row_index(self) -> dict[tuple[str, str], int]:
-        return {(e, k): i for i, (e, k) in enumerate(zip(self.entities, self.keys, strict=True))}
+        """(entity, key) -> row."""
+        return {
+            (entity, key): row
+            for entity, index in self.key_index.items()
+            for key, row in index.items()
+        }
+
+    def rows_of(self, entity: str, keys: Sequence[str]) -> np.ndarray:
+        """Row ids of ``keys`` of one entity type, int64, -1 where absent."""
+        index = self.key_index.get(entity)
+        if index is None:
+            return np.full(len(keys), -1, dtype=np.int64)
+        return np.fromiter(map(index.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))

@@ -12,13 +12,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AliasResult",
     "BenchmarkRunResult",
+    "CheckProblem",
+    "CheckResult",
     "CompareFigure",
     "CompareRef",
     "CompareResult",
+    "EditResult",
     "FigureInfo",
     "Neighbor",
+    "RebuildResult",
     "ShowResult",
+    "StatusResult",
     "TableInfo",
     "VersionInfo",
 ]
@@ -46,6 +52,9 @@ class TableInfo(_Info):
 class VersionInfo(_Info):
     number: int = Field(description="Version number, from 1.")
     status: str = Field(description="active or deprecated.")
+    status_reason: str | None = Field(
+        None, description="Why the version is deprecated (embank deprecate --reason)."
+    )
     kind: str = Field(description="full or patch.")
     parent: int | None = Field(None, description="The version this one was derived from.")
     aliases: list[str] = Field(description="Aliases pointing at this version.")
@@ -143,3 +152,67 @@ class CompareResult(_Info):
         description="True: every figure of any ref; false: only figures all refs share."
     )
     n_not_shared: int = Field(0, description="Figures left out because not every ref has them.")
+
+
+class EditResult(_Info):
+    """``embank edit``: the table after the edit, and what changed."""
+
+    table: TableInfo = Field(description="The table as it is now.")
+    changes: dict[str, dict[str, Any]] = Field(
+        description="Each changed field: {before, after}; empty when nothing changed."
+    )
+
+
+class AliasResult(_Info):
+    """``embank alias``: where an alias points now and where it pointed before."""
+
+    table: str = Field(description="Table name, namespace/name.")
+    alias: str = Field(description="The alias set, moved or deleted.")
+    version: int | None = Field(description="The version it points to now (null: deleted).")
+    previous: int | None = Field(description="The version it pointed to before (null: new).")
+    changed: bool = Field(description="False when it already pointed there (nothing written).")
+
+
+class StatusResult(_Info):
+    """``embank deprecate`` / ``undeprecate``: a version's status before and after."""
+
+    table: str = Field(description="Table name, namespace/name.")
+    version: int = Field(description="The version whose status was set.")
+    status: str = Field(description="active or deprecated, now.")
+    previous_status: str = Field(description="The status before.")
+    reason: str | None = Field(None, description="Why it is deprecated.")
+    aliases: list[str] = Field(description="Aliases pointing at the version (they stay).")
+    changed: bool = Field(description="False when it had that status already.")
+
+
+class RebuildResult(_Info):
+    """``embank online rebuild``: versions written into the online store again."""
+
+    table: str = Field(description="Table name, namespace/name.")
+    versions: list[int] = Field(description="The versions rebuilt.")
+    online: str = Field(description="The online store (URL without password).")
+    n_rows: int = Field(description="Rows written, all versions together.")
+    n_compared: int = Field(
+        description="Sampled keys whose online vectors were compared with vectors.parquet, "
+        "bit for bit (all equal, or the rebuild fails)."
+    )
+
+
+class CheckProblem(_Info):
+    table: str | None = Field(None, description="The table, when the problem has one.")
+    version: int | None = Field(None, description="The version, when the problem has one.")
+    problem: str = Field(description="What is wrong, in one line.")
+
+
+class CheckResult(_Info):
+    """``embank check``: the registry against the offline and online stores."""
+
+    ok: bool = Field(description="True when no problem was found (leftovers are not problems).")
+    deep: bool = Field(description="Whether file checksums and online parity were checked.")
+    n_tables: int = Field(description="Tables checked.")
+    n_versions: int = Field(description="Versions checked.")
+    problems: list[CheckProblem] = Field(description="Everything found wrong.")
+    leftovers: list[str] = Field(
+        description="What no registry row references (failed or running publishes): "
+        "`embank gc` removes it once older than --min-age-s."
+    )

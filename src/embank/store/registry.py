@@ -383,6 +383,71 @@ class Registry:
             query = query.where(audit_log.c.table_name == table_name)
         return list(conn.execute(query))
 
+    def update_table(self, conn: sa.Connection, table_id: int, **changes: Any) -> None:
+        """Set the table's ``description``, ``owner``, ``tags``, ``entities``, ``updated_at``."""
+        conn.execute(sa.update(tables).where(tables.c.id == table_id).values(**changes))
+
+    def set_status(self, conn: sa.Connection, table_id: int, number: int, status: str) -> None:
+        """Set a version's status (``active`` or ``deprecated``): its only mutable field."""
+        conn.execute(
+            sa.update(versions)
+            .where(versions.c.table_id == table_id, versions.c.number == number)
+            .values(status=status)
+        )
+
+    def delete_alias(
+        self, conn: sa.Connection, table_id: int, alias: str, actor: str, now: dt.datetime
+    ) -> int | None:
+        """Remove ``alias``, recording the removal (a history row with no version); returns
+        the version it pointed to, None when there was no such alias (nothing recorded)."""
+        previous = conn.execute(
+            sa.select(aliases.c.version_number).where(
+                aliases.c.table_id == table_id, aliases.c.name == alias
+            )
+        ).scalar()
+        if previous is None:
+            return None
+        conn.execute(
+            sa.delete(aliases).where(aliases.c.table_id == table_id, aliases.c.name == alias)
+        )
+        conn.execute(
+            sa.insert(alias_history).values(
+                table_id=table_id,
+                alias=alias,
+                version_number=None,
+                previous_version=previous,
+                moved_at=now,
+                actor=actor,
+            )
+        )
+        return previous
+
+    def alias_history_of(self, conn: sa.Connection, table_id: int) -> list[sa.Row]:
+        """Every move of the table's aliases, oldest first."""
+        return list(
+            conn.execute(
+                sa.select(alias_history)
+                .where(alias_history.c.table_id == table_id)
+                .order_by(alias_history.c.id)
+            )
+        )
+
+    def last_audit(
+        self, conn: sa.Connection, table_name: str, number: int, actions: tuple[str, ...]
+    ) -> sa.Row | None:
+        """The newest audit entry of one of ``actions`` on version ``number``."""
+        query = (
+            sa.select(audit_log)
+            .where(
+                audit_log.c.table_name == table_name,
+                audit_log.c.version_number == number,
+                audit_log.c.action.in_(actions),
+            )
+            .order_by(audit_log.c.id.desc())
+            .limit(1)
+        )
+        return conn.execute(query).first()
+
     def references(self, conn: sa.Connection, storage_path: str) -> bool:
         """Whether a version row names ``storage_path``."""
         query = sa.select(versions.c.id).where(versions.c.storage_path == storage_path)

@@ -10,7 +10,13 @@ import pytest
 
 import embank
 from embank.data.graph import Labels
-from embank.errors import InvalidNameError, NotFoundError, UsageError, ValidationError
+from embank.errors import (
+    InvalidNameError,
+    NotFoundError,
+    StorageError,
+    UsageError,
+    ValidationError,
+)
 from embank.store import files
 from embank.vector_table import VectorTable
 
@@ -271,7 +277,7 @@ def test_failed_commit_leaves_no_folder(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(bank.registry, "insert_version", boom)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StorageError, match=r"No space left on device.*nothing was published"):
         bank.publish("demo/t", _table(seed=9))
     assert _snapshot(tmp_path) == before
     monkeypatch.undo()

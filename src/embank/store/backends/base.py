@@ -113,7 +113,10 @@ class OnlineStore(Protocol):
     url: str
 
     def write(self, version_id: str, rows: VectorTable) -> None:
-        """Store ``rows`` under ``version_id``, completion marker last."""
+        """Store ``rows`` under ``version_id``, completion marker last. A publish hands
+        the rows in the order it was given them (validated, not sorted: a keyed store
+        needs no order, and a sorted copy would cost the table's size again); a rebuild
+        hands them in stored order."""
         ...
 
     def reader(self, version_id: str, local: LocalVersion) -> OnlineReader:

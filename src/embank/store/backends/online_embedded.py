@@ -30,13 +30,15 @@ class _Reader:
         self.local = local
 
     def lookup(self, entity: str, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        index = self.local.row_index
-        rows = np.fromiter(
-            (index.get((entity, key), -1) for key in keys), dtype=np.int64, count=len(keys)
-        )
+        rows = self.local.rows_of(entity, keys)
         found = rows >= 0
-        out = np.zeros((len(keys), self.local.matrix.shape[1]), dtype=np.float32)
-        out[found] = self.local.matrix[rows[found]]
+        matrix = self.local.matrix
+        out = np.empty((len(keys), matrix.shape[1]), dtype=np.float32)
+        if found.all():  # the usual case: one gather, no zero fill
+            np.take(matrix, rows, axis=0, out=out)
+            return out, found
+        out[:] = 0
+        out[found] = matrix[rows[found]]
         return out, found
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from embank.errors import MissingExtraError, StorageError
-from embank.store import files
+from embank.store import faults, files
 from embank.store.backends.base import StoredItem, redact
 
 if TYPE_CHECKING:
@@ -91,17 +91,24 @@ class RedisOnline:
             start.delete(prefix + _DONE)
             start.execute()
             self._write_rows(prefix.encode(), rows)
+            faults.point("publish:online:done")
             self.client.set(prefix + _DONE, b"1")
 
     def _write_rows(self, prefix: bytes, rows: VectorTable) -> None:
         """MSET commands of BATCH_KEYS rows, several per round trip. The commands are packed
         with Arrow kernels, not per row in Python: ~6x faster for a million rows."""
         vectors = np.ascontiguousarray(rows.vectors, dtype="<f4")
+        columns = rows.arrow_columns()
+        if columns is None:
+            columns = (pa.array(rows.entities, pa.string()), pa.array(rows.keys, pa.string()))
+        entities, keys = (column.cast(pa.binary()) for column in columns)
         conn = self.client.connection_pool.get_connection()
         try:
             pending = 0
             for lo, hi in _batches(rows.n_rows, BATCH_KEYS):
-                command = _mset(prefix, rows.entities[lo:hi], rows.keys[lo:hi], vectors[lo:hi])
+                command = _mset(
+                    prefix, entities.slice(lo, hi - lo), keys.slice(lo, hi - lo), vectors[lo:hi]
+                )
                 conn.send_packed_command(command, check_health=pending == 0)
                 pending += 1
                 if pending == COMMANDS_PER_ROUND_TRIP:
@@ -163,35 +170,49 @@ class _Reader:
         self.store = store
         self.version_id = version_id
         self.prefix = store.prefix(version_id)
+        self.dim: int | None = None  # from #meta, read with the first lookup
 
     def lookup(self, entity: str, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        names = _names(self.prefix.encode(), [entity] * len(keys), keys)
+        head = self.prefix.encode() + entity.encode() + _SEP
+        names = [head + key.encode() for key in keys]
+        dim = self.dim
         with self.store._errors("read from"):
             pipe = self.store.client.pipeline(transaction=False)
-            pipe.get(self.prefix + _DONE)
-            pipe.get(self.prefix + _META)
+            pipe.get(self.prefix + _DONE)  # every time: a flushed version must not look empty
+            if dim is None:
+                pipe.get(self.prefix + _META)
             for lo, hi in _batches(len(names), BATCH_KEYS):
                 pipe.mget(names[lo:hi])
-            done, meta, *chunks = pipe.execute()
-        if done is None or meta is None:
+            replies = pipe.execute()
+        done, chunks = replies[0], replies[1:]
+        if dim is None:
+            meta, chunks = chunks[0], chunks[1:]
+            if meta is not None:
+                dim = self.dim = int(json.loads(meta)["dim"])
+        if done is None or dim is None:
             raise StorageError(
                 f"the online store {self.store.url} holds no complete copy of version "
                 f"{self.version_id}: rebuild it from the offline files with "
                 "bank.rebuild_online(NAME@VERSION)"
             )
-        dim = int(json.loads(meta)["dim"])
-        values = [v for chunk in chunks for v in chunk]
-        found = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+        values = chunks[0] if len(chunks) == 1 else [v for chunk in chunks for v in chunk]
+        if None not in values:  # every key found: one join, no mask (C loops only)
+            present, found = values, np.ones(len(values), dtype=bool)
+        else:
+            found = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+            present = [v for v in values if v is not None]
         out = np.zeros((len(keys), dim), dtype=np.float32)
-        present = [v for v in values if v is not None]
         if present:
-            block = b"".join(present)
-            if len(block) != len(present) * dim * 4:
+            if set(map(len, present)) != {dim * 4}:
                 raise StorageError(
                     f"the online store {self.store.url} holds rows of the wrong size for "
                     f"version {self.version_id}: rebuild it"
                 )
-            out[found] = np.frombuffer(block, dtype="<f4").reshape(-1, dim)
+            rows = np.frombuffer(b"".join(present), dtype="<f4").reshape(-1, dim)
+            if len(present) == len(values):
+                out[:] = rows
+            else:
+                out[found] = rows
         return out, found
 
 
@@ -212,13 +233,12 @@ class _RedisErrors:
         return False
 
 
-def _mset(prefix: bytes, entities: np.ndarray, keys: np.ndarray, vectors: np.ndarray) -> list[Any]:
+def _mset(prefix: bytes, entity: pa.Array, key: pa.Array, vectors: np.ndarray) -> list[Any]:
     """The RESP bytes of ``MSET name value ...`` (name = prefix + entity + 0x1f + key, value =
-    the row's float32 bytes): a header, then one Arrow buffer holding every argument."""
+    the row's float32 bytes; entity and key as Arrow binary): a header, then one Arrow
+    buffer holding every argument."""
     n_rows, dim = vectors.shape
     row_bytes = dim * 4
-    entity = pa.array(entities, pa.string()).cast(pa.binary())
-    key = pa.array(keys, pa.string()).cast(pa.binary())
     names = pc.binary_join_element_wise(prefix, entity, _SEP, key, b"")
     lengths = pc.cast(pc.binary_length(names), pa.string()).cast(pa.binary())
     values = pa.FixedSizeBinaryArray.from_buffers(
@@ -238,13 +258,6 @@ def _read_replies(conn: Any, n: int) -> None:
         reply = conn.read_response()
         if isinstance(reply, Exception):
             raise reply
-
-
-def _names(prefix: bytes, entities: Sequence[str], keys: Sequence[str]) -> list[bytes]:
-    return [
-        prefix + entity.encode() + _SEP + key.encode()
-        for entity, key in zip(entities, keys, strict=True)
-    ]
 
 
 def _batches(n: int, size: int) -> Iterator[tuple[int, int]]:
