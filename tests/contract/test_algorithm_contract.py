@@ -23,7 +23,7 @@ import pytest
 
 from embank.algorithms import Algorithm, NotFittedError, algorithms
 from embank.data.graph import Dataset
-from embank.errors import DataError, EmbankError
+from embank.errors import DataError, EmbankError, UsageError
 from embank.progress import RecordingProgress
 from embank.vector_table import VectorTable
 
@@ -248,3 +248,20 @@ def test_two_keys_fit_or_raise_an_embank_error(name, request, contract_dataset, 
     fitted = _fit_expecting_embank_error(name, dataset, f"a two-key {target.section}")
     if fitted is not None:
         _assert_valid(fitted.embeddings, _rows(dataset, target), fitted.params.dim)
+
+
+@parametrize
+def test_warm_start_from_its_own_fit_or_refuse_it(name, fit, request, contract_dataset):
+    """``init_from(previous)``: a valid table of the same rows, or a UsageError up front."""
+    cls = algorithms.get(name)
+    previous = fit.algorithm.embeddings
+    if not cls.supports_warm_start:
+        with pytest.raises(UsageError, match="cannot warm start"):
+            cls(_params(name)).init_from(previous)
+        return
+    # the previous version in another row order: rows are matched by key
+    order = np.random.default_rng(0).permutation(previous.n_rows)
+    shuffled = VectorTable(previous.entities[order], previous.keys[order], previous.vectors[order])
+    warm = cls(_params(name)).init_from(shuffled).fit(contract_dataset)
+    target = _target(name, request, contract_dataset)
+    _assert_valid(warm.embeddings, _rows(contract_dataset, target), warm.params.dim)

@@ -1,5 +1,11 @@
 """The fit stage: algorithms that turn a dataset into vectors, behind one registry."""
 
-from embank.algorithms.base import Algorithm, AlgorithmParams, NotFittedError, algorithms
+from embank.algorithms.base import (
+    Algorithm,
+    AlgorithmParams,
+    NotFittedError,
+    WarmStart,
+    algorithms,
+)
 
-__all__ = ["Algorithm", "AlgorithmParams", "NotFittedError", "algorithms"]
+__all__ = ["Algorithm", "AlgorithmParams", "NotFittedError", "WarmStart", "algorithms"]

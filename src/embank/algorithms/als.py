@@ -17,6 +17,19 @@ Runs on the CPU (``implicit.cpu.als``), with BLAS limited to one thread during t
 solved independently of how rows are split between threads, so a fit is bit-identical
 for a fixed seed whatever ``n_threads`` is (checked in the tests); DESIGN.md's
 guarantee is stated for ``n_threads=1``.
+
+Warm start (``init_from``): both factor matrices start from the previous version's
+vectors, matched by (entity, key). A key the previous version lacks is folded in
+(:func:`fold_in`, the closed-form least-squares solve against the other side's factors):
+new items first against the matched users, then new users against all items; a key with
+no interaction to fold in from starts random as in a cold fit. Then ALS sweeps run until
+one changes the factors by less than ``warm_tol`` (relative Frobenius norm), at most
+``warm_iterations``: ALS far from convergence keeps drifting slowly on unchanged data
+(15 more sweeps on MovieLens move vectors by a median cosine distance of 0.008, as much
+as 15 more sweeps of a cold fit do), while a sweep or two absorb a data change. Measured
+on MovieLens 100K (the example spec), a sweep changed the factors by 2 % on unchanged
+data, and by 16 %, 6 %, 4 % on data with 10 % more interactions, where the three sweeps
+matched a cold fit's Recall@10 (0.261 against 0.258).
 """
 
 from __future__ import annotations
@@ -29,14 +42,15 @@ import scipy.sparse as sp
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
-from embank.algorithms.base import Algorithm, AlgorithmParams
+from embank.algorithms.base import Algorithm, AlgorithmParams, WarmStart
+from embank.algorithms.warm import matched_vectors
 from embank.data.graph import Dataset
 from embank.data.interactions import Interactions
 from embank.errors import DataError
-from embank.progress import Progress
+from embank.progress import Progress, Task
 from embank.vector_table import VectorTable
 
-__all__ = ["ALS", "confidence_matrix"]
+__all__ = ["ALS", "confidence_matrix", "fold_in"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +59,7 @@ class ALS(Algorithm):
     """Users and items co-embedded by implicit-feedback ALS; see the module docstring."""
 
     name = "als"
+    supports_warm_start = True
 
     class Params(AlgorithmParams):
         dim: int = Field(64, ge=1, le=4096, description="Number of latent factors.")
@@ -76,6 +91,18 @@ class ALS(Algorithm):
             0, ge=0, description="Threads of the solver; 0 = every core. Any value is "
             "deterministic for a fixed seed.",
         )  # fmt: skip
+        warm_iterations: int | None = Field(
+            None,
+            ge=1,
+            le=1000,
+            description="Most ALS sweeps of a warm-started fit (init_from); None: iterations.",
+        )
+        warm_tol: float = Field(
+            0.05,
+            ge=0,
+            description="A warm-started fit stops after the first sweep that changes the "
+            "factors by less than this share (relative Frobenius norm); 0 runs every sweep.",
+        )
 
     params: Params
 
@@ -96,8 +123,13 @@ class ALS(Algorithm):
                 "for a one-entity relation"
             )
         weights = confidence_matrix(interactions.matrix, p.confidence, p.bm25_k1, p.bm25_b)
+        warm = self.warm_start
+        iterations = p.iterations
+        if warm is not None and p.warm_iterations is not None:
+            iterations = p.warm_iterations
+        self.warm_start_: dict[str, object] | None = None
         with (
-            self._progress(progress).task("als", total=p.iterations) as task,
+            self._progress(progress).task("als", total=iterations) as task,
             threadpool_limits(1, "blas"),
         ):
             model = AlternatingLeastSquares(
@@ -105,17 +137,105 @@ class ALS(Algorithm):
                 regularization=p.regularization,
                 alpha=p.alpha,
                 dtype=np.float32,
-                iterations=p.iterations,
+                iterations=iterations,
                 num_threads=p.n_threads,
                 random_state=p.seed,
             )
-            model.fit(weights, show_progress=False, callback=lambda *_: task.advance())
+            if warm is None:
+                model.fit(weights, show_progress=False, callback=lambda *_: task.advance())
+            else:
+                model.user_factors, model.item_factors = self._warm_factors(
+                    warm, interactions, weights
+                )
+                self._warm_sweeps(model, weights, iterations, task)
         user_factors = np.asarray(model.user_factors, dtype=np.float32)
         item_factors = np.asarray(model.item_factors, dtype=np.float32)
         if not (np.isfinite(user_factors).all() and np.isfinite(item_factors).all()):
             raise DataError("als produced non-finite factors: lower alpha or raise regularization")
         self.embeddings_ = _co_embedded_table(interactions, user_factors, item_factors)
         return self
+
+    def _warm_sweeps(self, model: object, weights: sp.csr_matrix, most: int, task: Task) -> None:
+        """One ALS sweep at a time until one changes the factors by < warm_tol."""
+        model.iterations = 1  # type: ignore[attr-defined]
+        change = float("nan")
+        done = 0
+        while done < most:
+            before = np.vstack([model.user_factors, model.item_factors])  # type: ignore[attr-defined]
+            model.fit(weights, show_progress=False)  # type: ignore[attr-defined]
+            after = np.vstack([model.user_factors, model.item_factors])  # type: ignore[attr-defined]
+            done += 1
+            task.advance()
+            scale = float(np.linalg.norm(before))
+            change = float(np.linalg.norm(after - before)) / (scale if scale > 0 else 1.0)
+            if change < self.params.warm_tol:
+                break
+        task.advance(most - done)
+        assert self.warm_start_ is not None
+        self.warm_start_.update(iterations=done, last_change=change)
+
+    def _warm_factors(
+        self, warm: WarmStart, interactions: Interactions, weights: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start factors (float32): previous vectors by key, new keys folded in."""
+        p = self.params
+        users, user_found = matched_vectors(
+            warm, interactions.src_entity, interactions.src_keys, p.dim, self.name
+        )
+        items, item_found = matched_vectors(
+            warm, interactions.dst_entity, interactions.dst_keys, p.dim, self.name
+        )
+        # implicit fits alpha * f(weight) as the confidence; fold-in must solve the same.
+        confidence = (weights * p.alpha).tocsr() if p.alpha != 1.0 else weights
+        by_item = confidence.T.tocsr()
+        # New items against the matched users (unmatched users are zero: they add nothing).
+        new_items = np.flatnonzero(~item_found)
+        items[new_items] = fold_in(by_item[new_items], users, p.regularization)
+        new_users = np.flatnonzero(~user_found)
+        users[new_users] = fold_in(confidence[new_users], items, p.regularization)
+        # Keys with nothing to fold in from start as a cold fit starts them.
+        rng = np.random.default_rng(p.seed)
+        n_random = 0
+        for factors, rows in ((users, new_users), (items, new_items)):
+            empty = rows[~np.abs(factors[rows]).any(axis=1)]
+            factors[empty] = rng.random((len(empty), p.dim), dtype=np.float32) * 0.01
+            n_random += len(empty)
+        self.warm_start_ = {
+            "used": True,
+            "matched": int(user_found.sum() + item_found.sum()),
+            "new": len(new_users) + len(new_items),
+            "folded_in": len(new_users) + len(new_items) - n_random,
+            "random": n_random,
+        }
+        return users, items
+
+
+def fold_in(confidence: sp.csr_matrix, factors: np.ndarray, regularization: float) -> np.ndarray:
+    """The implicit-ALS factor of each row of ``confidence`` given the other side's factors.
+
+    ``confidence`` (rows x other side) holds ``c = alpha * f(weight)`` where a row
+    interacted (as ``implicit`` reads its input); each row's factor is the closed-form
+    least-squares solve ``x = (YtY + Yt (C - I) Y + regularization I)^-1 Yt C p`` that one
+    ALS sweep makes (``implicit``'s ``recalculate_user``). Rows without interactions get
+    zero. Returns float32 (rows x dim).
+    """
+    confidence = sp.csr_matrix(confidence)
+    factors64 = np.asarray(factors, dtype=np.float64)
+    dim = factors64.shape[1]
+    base = factors64.T @ factors64 + regularization * np.eye(dim)
+    out = np.zeros((confidence.shape[0], dim), dtype=np.float64)
+    for row in range(confidence.shape[0]):
+        lo, hi = confidence.indptr[row], confidence.indptr[row + 1]
+        if hi == lo:
+            continue
+        c = confidence.data[lo:hi].astype(np.float64)
+        y = factors64[confidence.indices[lo:hi]]
+        a = base + y.T @ ((c - 1.0)[:, None] * y)
+        try:
+            out[row] = np.linalg.solve(a, y.T @ c)
+        except np.linalg.LinAlgError:  # singular only without regularization
+            out[row] = np.linalg.lstsq(a, y.T @ c, rcond=None)[0]
+    return out.astype(np.float32)
 
 
 def confidence_matrix(

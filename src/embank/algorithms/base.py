@@ -2,23 +2,34 @@
 
 The estimator contract: the constructor validates and stores params only; ``fit`` does
 the work and leaves its result in ``embeddings_``; reading an unfitted result raises.
+
+Warm start (a refresh): ``algorithm.init_from(previous).fit(dataset)`` starts the fit
+from a previous version's vectors instead of from random ones, matched by (entity, key),
+never by row position; keys the previous version lacks start as the algorithm's cold fit
+would start them (or better: ALS folds them in). ``init_from`` only records the previous
+table; every later ``fit`` of the object uses it, until ``init_from(None)``. An algorithm
+that can do this sets ``supports_warm_start = True`` and reads ``self.warm_start`` in its
+``fit``; for the others ``init_from`` raises :class:`UsageError`, so a refresh knows to
+fit cold. After a warm fit, ``warm_start_`` says what was reused (rows matched, new
+rows, solver details), for the version's lineage.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from embank.data.graph import Dataset
-from embank.errors import EmbankError
+from embank.errors import EmbankError, UsageError
 from embank.plugins import PluginRegistry
 from embank.progress import NullProgress, Progress
 from embank.vector_table import VectorTable
 
-__all__ = ["Algorithm", "AlgorithmParams", "NotFittedError", "algorithms"]
+__all__ = ["Algorithm", "AlgorithmParams", "NotFittedError", "WarmStart", "algorithms"]
 
 
 class AlgorithmParams(BaseModel):
@@ -34,6 +45,19 @@ class NotFittedError(EmbankError):
     """An algorithm's result was read before ``fit`` ran."""
 
 
+@dataclass(frozen=True, eq=False)
+class WarmStart:
+    """What a warm fit starts from: the previous version's vectors (and operators).
+
+    ``relation_operators`` are the previous version's relation operators as
+    ``relation_operators_`` of a multi-relation fit holds them (after any alignment
+    rotation); algorithms without operators ignore them.
+    """
+
+    previous: VectorTable
+    relation_operators: Mapping[str, Mapping[str, Any]] | None = None
+
+
 class Algorithm(ABC):
     """Turns a :class:`Dataset` into a :class:`VectorTable`."""
 
@@ -41,11 +65,39 @@ class Algorithm(ABC):
     Params: ClassVar[type[AlgorithmParams]] = AlgorithmParams
     #: bit-identical output for a fixed seed (with n_threads=1)
     deterministic: ClassVar[bool] = True
+    #: ``init_from`` works: ``fit`` can start from a previous version's vectors
+    supports_warm_start: ClassVar[bool] = False
 
     def __init__(self, params: AlgorithmParams | Mapping[str, Any] | None = None) -> None:
         if isinstance(params, AlgorithmParams):
             params = params.model_dump()
         self.params = self.Params.model_validate(dict(params or {}))
+
+    def init_from(
+        self,
+        previous: VectorTable | None,
+        relation_operators: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Self:
+        """Start later fits from ``previous`` (None: cold again); returns self.
+
+        Raises :class:`UsageError` when the algorithm cannot warm start
+        (``supports_warm_start`` is False).
+        """
+        if previous is None:
+            self._warm_start = None
+            return self
+        if not self.supports_warm_start:
+            raise UsageError(
+                f"algorithm {self.name!r} cannot warm start from a previous version; "
+                "refit it cold (drop warm_start from the spec)"
+            )
+        self._warm_start = WarmStart(previous, relation_operators)
+        return self
+
+    @property
+    def warm_start(self) -> WarmStart | None:
+        """What the next fit starts from, set by :meth:`init_from`; None for a cold fit."""
+        return getattr(self, "_warm_start", None)
 
     @abstractmethod
     def fit(self, dataset: Dataset, progress: Progress | None = None) -> Self:

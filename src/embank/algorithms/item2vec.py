@@ -18,6 +18,15 @@ recommendation benchmark takes the mean of the L2-normalised vectors of the user
 
 Determinism: bit-identical for a fixed seed with ``n_threads=1`` (the default). With more
 threads gensim's workers update shared vectors in a race, so results vary run to run.
+
+Warm start (``init_from``): gensim's input vectors of matched items start from the
+previous version's vectors (new items and the output vectors start as gensim starts
+them); an item that cannot be trained keeps its previous vector rather than a random one.
+Training starts at ``warm_learning_rate``: at the cold rate (0.1) a warm fit moves as far
+as a refit with another seed (MovieLens 100K, 20 epochs: median aligned cosine distance
+0.157 against 0.149 between two cold seeds); at 0.025 it moves 0.035, at the same
+Recall@10 (0.215 against 0.206-0.212 cold). ``warm_epochs`` may be fewer than
+``epochs`` (5 epochs at 0.025: 0.020, Recall@10 0.210).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import numpy as np
 from pydantic import Field
 
 from embank.algorithms.base import Algorithm, AlgorithmParams
+from embank.algorithms.warm import matched_vectors
 from embank.data.graph import Dataset
 from embank.data.interactions import Interactions
 from embank.errors import DataError
@@ -47,6 +57,7 @@ class Item2Vec(Algorithm):
     """Item vectors from skip-gram over item sequences; see the module docstring."""
 
     name = "item2vec"
+    supports_warm_start = True
 
     class Params(AlgorithmParams):
         dim: int = Field(64, ge=1, le=4096, description="Dimension of the item vectors.")
@@ -86,6 +97,16 @@ class Item2Vec(Algorithm):
             ge=1,
             description="gensim worker threads; only 1 is deterministic, more are faster.",
         )
+        warm_epochs: int | None = Field(
+            None, ge=1, le=1000, description="Passes of a warm-started fit; None: epochs."
+        )
+        warm_learning_rate: float = Field(
+            0.025,
+            gt=0,
+            le=1,
+            description="Start learning rate of a warm-started fit; below learning_rate it "
+            "keeps the new version near the previous one.",
+        )
 
     params: Params
 
@@ -101,26 +122,54 @@ class Item2Vec(Algorithm):
                 "item2vec: there are no interactions to learn from (no sequences and an "
                 "empty interaction matrix)"
             )
-        with self._progress(progress).task("item2vec", total=p.epochs) as task:
-            model = Word2Vec(
-                sentences=sentences,
-                vector_size=p.dim,
-                window=p.window,
-                shrink_windows=p.shrink_windows,
-                min_count=p.min_count,
-                sg=1,
-                hs=0,
-                negative=p.negative,
-                ns_exponent=p.ns_exponent,
-                sample=p.sample,
-                alpha=p.learning_rate,
-                epochs=p.epochs,
-                seed=p.seed,
-                workers=p.n_threads,
-                callbacks=[_epoch_progress(task)],
+        warm = self.warm_start
+        self.warm_start_: dict[str, object] | None = None
+        start: tuple[np.ndarray, np.ndarray] | None = None
+        epochs = p.epochs
+        if warm is not None:
+            start = matched_vectors(
+                warm, interactions.dst_entity, interactions.dst_keys, p.dim, self.name
             )
+            epochs = p.warm_epochs or p.epochs
+            self.warm_start_ = {
+                "used": True,
+                "matched": int(start[1].sum()),
+                "new": int((~start[1]).sum()),
+            }
+            _start_new_items(*start, p.seed)
+        settings = {
+            "vector_size": p.dim,
+            "window": p.window,
+            "shrink_windows": p.shrink_windows,
+            "min_count": p.min_count,
+            "sg": 1,
+            "hs": 0,
+            "negative": p.negative,
+            "ns_exponent": p.ns_exponent,
+            "sample": p.sample,
+            "alpha": p.learning_rate,
+            "epochs": epochs,
+            "seed": p.seed,
+            "workers": p.n_threads,
+        }
+        with self._progress(progress).task("item2vec", total=epochs) as task:
+            if start is None:
+                model = Word2Vec(sentences=sentences, callbacks=[_epoch_progress(task)], **settings)
+            else:
+                model = Word2Vec(**{**settings, "alpha": p.warm_learning_rate})
+                model.build_vocab(sentences)
+                _seed_vectors(model.wv, *start)
+                model.train(
+                    sentences,
+                    total_examples=model.corpus_count,
+                    epochs=epochs,
+                    callbacks=[_epoch_progress(task)],
+                )
         vectors = _random_vectors(interactions.n_dst, p.dim, p.seed)
         trained = _trained_items(sentences, p.min_count, interactions.n_dst)
+        if start is not None:
+            # An item the fit cannot train keeps its previous vector, if it had one.
+            vectors[start[1]] = start[0][start[1]]
         wv = model.wv
         for item in np.flatnonzero(trained):
             vectors[item] = wv.vectors[wv.key_to_index[str(item)]]
@@ -161,6 +210,37 @@ def item_sentences(interactions: Interactions, seed: int) -> list[list[str]]:
         for lo in range(0, len(tokens), _MAX_SENTENCE):
             sentences.append(tokens[lo : lo + _MAX_SENTENCE])
     return [s for s in sentences if s]
+
+
+def _start_new_items(previous: np.ndarray, found: np.ndarray, seed: int) -> None:
+    """Give new items a random direction at the matched items' typical length (in place).
+
+    gensim's start vectors are tiny (|x| ~ 0.07 at dim 64): trained at the low warm rate
+    among full-length items, a rarely seen new item turns along the direction all items
+    share, and by cosine lands near every user (MovieLens, 4 % new items: Recall@10 0.07
+    against 0.21 cold). A full-length random direction is what a cold fit leaves a rare
+    item with: noise, near no one. The mean of co-occurring items is no better: through
+    its users a rare item co-occurs with hundreds of items, whose mean is that shared
+    direction.
+    """
+    new = np.flatnonzero(~found)
+    if len(new) == 0 or not found.any():
+        return
+    length = float(np.median(np.linalg.norm(previous[found], axis=1)))
+    rng = np.random.default_rng([seed, 1])
+    directions = rng.standard_normal((len(new), previous.shape[1]))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    previous[new] = (directions * length).astype(np.float32)
+    found[new] = True
+
+
+def _seed_vectors(wv: object, previous: np.ndarray, found: np.ndarray) -> None:
+    """Overwrite gensim's start vectors of the matched items in its vocabulary."""
+    key_to_index = wv.key_to_index  # type: ignore[attr-defined]
+    for item in np.flatnonzero(found):
+        index = key_to_index.get(str(item))
+        if index is not None:
+            wv.vectors[index] = previous[item]  # type: ignore[attr-defined]
 
 
 def _trained_items(sentences: list[list[str]], min_count: int, n_items: int) -> np.ndarray:

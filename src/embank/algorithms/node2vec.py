@@ -10,6 +10,20 @@ the skip-gram trainer is ours (:mod:`embank.algorithms.skipgram`, the default) o
 Deterministic (bit-identical for a fixed seed) with ``n_threads: 1``. The walks are the
 same for any thread count; training with more threads is lock-free and so depends on
 scheduling, hence ``deterministic = False`` for the class.
+
+Warm start (``init_from``): the skip-gram input vectors of matched keys start from the
+previous version's vectors (with ``vectors: sum`` those are input + output, the best
+single guess); a new key starts at the weighted mean of its matched neighbours' vectors
+(the graph fold-in), or, without any, as in a cold fit; the output vectors start at zero.
+Left at the tiny random start, new nodes turn along the direction all vectors share and
+crowd other nodes' neighbour lists (BlogCatalog with 2 % new nodes: 6.5 % of the top-10
+slots, against 1.9 % from the neighbour mean and 2.4 % in a cold fit).
+Training then starts at ``warm_learning_rate``, lower than a cold fit's: at the
+cold rate the first updates, against still-empty output vectors, scatter the inputs
+about as far as a refit with another seed moves them (measured on BlogCatalog, 1 epoch:
+median aligned cosine distance 0.18 warm at 0.025 against 0.22 between two cold seeds;
+0.04 at 0.01, with Macro-F1@50 0.244 against 0.223 cold). ``warm_epochs`` may be fewer
+than ``epochs``.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from pydantic import Field
 from embank.algorithms.base import Algorithm, AlgorithmParams
 from embank.algorithms.skipgram import SkipGram
 from embank.algorithms.walks import CSRWalker, set_threads
+from embank.algorithms.warm import matched_vectors, neighbour_mean
 from embank.data.graph import Dataset, Graph
 from embank.errors import DataError, UsageError
 from embank.progress import Progress, Task
@@ -39,6 +54,7 @@ class Node2Vec(Algorithm):
 
     name = "node2vec"
     deterministic = False  # with n_threads > 1; bit-identical with n_threads: 1
+    supports_warm_start = True
 
     class Params(AlgorithmParams):
         walks_per_node: int = Field(10, ge=1, description="Walks started from every node.")
@@ -97,6 +113,15 @@ class Node2Vec(Algorithm):
             description="Threads for walks and training; with 1 the vectors are bit-identical "
             "for a fixed seed.",
         )
+        warm_epochs: int | None = Field(
+            None, ge=1, description="Skip-gram passes of a warm-started fit; None: epochs."
+        )
+        warm_learning_rate: float = Field(
+            0.01,
+            gt=0,
+            description="Start learning rate of a warm-started fit; below learning_rate it "
+            "keeps the new version near the previous one.",
+        )
 
     params: Params
 
@@ -108,6 +133,12 @@ class Node2Vec(Algorithm):
             raise DataError("node2vec needs a graph with at least one node; selection left none")
         adjacency = _checked_adjacency(graph)
         progress = self._progress(progress)
+        self.warm_start_: dict[str, object] | None = None
+        start_vectors = None
+        epochs = prm.epochs
+        if self.warm_start is not None:
+            start_vectors = self._warm_vectors(graph, adjacency)
+            epochs = prm.warm_epochs or prm.epochs
         old_threads = set_threads(prm.n_threads)
         try:
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -116,11 +147,11 @@ class Node2Vec(Algorithm):
             timings = {"walks": time.perf_counter() - start}
             timings["walks_cpu"] = time.process_time() - start_cpu
             start, start_cpu = time.perf_counter(), time.process_time()
-            with progress.task(f"node2vec: training ({prm.trainer})", total=prm.epochs) as task:
+            with progress.task(f"node2vec: training ({prm.trainer})", total=epochs) as task:
                 if prm.trainer == "numba":
-                    vectors = self._train_numba(walks, graph.n_nodes, task)
+                    vectors = self._train_numba(walks, graph.n_nodes, task, epochs, start_vectors)
                 else:
-                    vectors = self._train_gensim(walks, graph.n_nodes, task)
+                    vectors = self._train_gensim(walks, graph.n_nodes, task, epochs, start_vectors)
             timings["training"] = time.perf_counter() - start
             timings["training_cpu"] = time.process_time() - start_cpu
         finally:
@@ -129,6 +160,27 @@ class Node2Vec(Algorithm):
         self.timings_s_ = timings
         self.embeddings_ = VectorTable.single_entity(graph.entity, graph.index_to_key, vectors)
         return self
+
+    def _warm_vectors(
+        self, graph: Graph, adjacency: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Start input vectors by key, new keys folded in from their neighbours, and a
+        mask of the rows set (the others start as in a cold fit)."""
+        assert self.warm_start is not None
+        previous, found = matched_vectors(
+            self.warm_start, graph.entity, graph.index_to_key, self.params.dim, self.name
+        )
+        new = np.flatnonzero(~found)
+        means, has = neighbour_mean(adjacency[new], previous, found)
+        self.warm_start_ = {
+            "used": True,
+            "matched": int(found.sum()),
+            "new": len(new),
+            "folded_in": int(has.sum()),
+        }
+        previous[new[has]] = means[has]
+        found[new[has]] = True
+        return previous, found
 
     def walks(self, adjacency: sp.csr_matrix, task: Task | None = None) -> np.ndarray:
         """All walks as an int32 array (n_nodes * walks_per_node, walk_length), -1 padded.
@@ -152,17 +204,33 @@ class Node2Vec(Algorithm):
                 task.advance((hi - lo) / n_nodes)
         return walks
 
-    def _train_numba(self, walks: np.ndarray, n_nodes: int, task: Task) -> np.ndarray:
+    def _train_numba(
+        self,
+        walks: np.ndarray,
+        n_nodes: int,
+        task: Task,
+        epochs: int,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         prm = self.params
-        model = SkipGram(
-            n_nodes, prm.dim, prm.window, prm.negative, prm.learning_rate, prm.sample, prm.seed
-        )
-        model.train(walks, prm.epochs, prm.n_threads, task)
+        rate = prm.learning_rate if start is None else prm.warm_learning_rate
+        model = SkipGram(n_nodes, prm.dim, prm.window, prm.negative, rate, prm.sample, prm.seed)
+        if start is not None:
+            previous, found = start
+            model.vectors[found] = previous[found]
+        model.train(walks, epochs, prm.n_threads, task)
         if prm.vectors == "sum":
             return model.vectors + model.syn1
         return model.vectors
 
-    def _train_gensim(self, walks: np.ndarray, n_nodes: int, task: Task) -> np.ndarray:
+    def _train_gensim(
+        self,
+        walks: np.ndarray,
+        n_nodes: int,
+        task: Task,
+        epochs: int,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         try:
             from gensim.models import Word2Vec
         except ImportError:  # pragma: no cover - depends on the install
@@ -170,6 +238,7 @@ class Node2Vec(Algorithm):
                 "trainer 'gensim' needs the gensim package: pip install 'embank[walks]'"
             ) from None
         prm = self.params
+        rate = prm.learning_rate if start is None else prm.warm_learning_rate
         sentences = [[str(node) for node in walk[walk >= 0]] for walk in walks]
         model = Word2Vec(
             vector_size=prm.dim,
@@ -178,15 +247,19 @@ class Node2Vec(Algorithm):
             sg=1,
             hs=0,
             negative=prm.negative,
-            alpha=prm.learning_rate,
-            min_alpha=prm.learning_rate * 1e-4,
+            alpha=rate,
+            min_alpha=rate * 1e-4,
             sample=prm.sample,
             workers=prm.n_threads,
             seed=prm.seed,
         )
         model.build_vocab(sentences)
-        model.train(sentences, total_examples=len(sentences), epochs=prm.epochs)
-        task.advance(prm.epochs)
+        if start is not None:
+            previous, found = start
+            for node in np.flatnonzero(found):
+                model.wv.vectors[model.wv.key_to_index[str(node)]] = previous[node]
+        model.train(sentences, total_examples=len(sentences), epochs=epochs)
+        task.advance(epochs)
         # Every node starts walks, so every node is in the vocabulary.
         rows = [model.wv.key_to_index[str(node)] for node in range(n_nodes)]
         vectors = model.wv.vectors[rows]

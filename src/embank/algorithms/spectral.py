@@ -15,10 +15,30 @@ Three methods share one entry point:
 Directed graphs are symmetrised as ``(A + A.T) / 2`` first: every method needs a
 symmetric operator. Column signs are fixed (largest-|value| entry positive) so a fit is
 reproducible and does not depend on the solver's arbitrary sign choice.
+
+Warm start (``init_from``, method ``eigen`` only): the previous version's vectors, matched
+by key, span (nearly) the wanted eigenspace whatever their column scaling or alignment
+rotation, so their orthonormalised basis (plus ``dim // 4`` random guard columns, which
+speed up convergence where eigenvalues crowd at the cut) seeds
+``scipy.sparse.linalg.lobpcg``; a new key starts one power step from its neighbours.
+When LOBPCG does not reach ``warm_tol`` within ``warm_maxiter`` iterations the fit falls
+back to ARPACK, the cold path. Graphs small enough for the dense solver ignore the warm
+start: dense is exact. prone and netmf fit cold (logged).
+
+What it buys, measured on BlogCatalog (dim 128, one BLAS thread, ARPACK 6.7 s): on
+unchanged data the start already spans the answer (0 iterations, 0.7 s); with 0.01 % to
+0.5 % new edges LOBPCG takes 10-20 iterations (2.9 to 6.3 s). Eigenvalues crowd at the
+cut (the 128th and 129th differ by 4e-4), so a larger change turns the edge of the wanted
+subspace far enough that LOBPCG is slower than ARPACK (10 % new edges: 20 iterations,
+twice the time); a start that far off (judged by the median residual of its Ritz
+vectors, see :mod:`embank.algorithms.warm_eigen`) goes to ARPACK at once. At ``warm_tol``
+1e-3 the vectors match a cold fit's (overlap@10 1.0, aligned cosine distance p99 1e-4);
+at 1e-2 they do not (overlap 0.9).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal, Self
 
 import numpy as np
@@ -29,13 +49,17 @@ from scipy.sparse.linalg import eigsh
 from scipy.special import iv
 from sklearn.utils.extmath import randomized_svd
 
-from embank.algorithms.base import Algorithm, AlgorithmParams
+from embank.algorithms.base import Algorithm, AlgorithmParams, WarmStart
+from embank.algorithms.warm import matched_vectors
+from embank.algorithms.warm_eigen import warm_top_eigenpairs
 from embank.data.graph import Dataset, Graph
 from embank.errors import EmptySelectionError, ValidationError
 from embank.progress import Progress, Task
 from embank.vector_table import VectorTable
 
 __all__ = ["Spectral"]
+
+log = logging.getLogger(__name__)
 
 NETMF_MAX_NODES = 50_000
 # Below this size (or for many eigenpairs) a dense solver is faster and more robust than ARPACK.
@@ -48,6 +72,7 @@ class Spectral(Algorithm):
     """Spectral graph embedding; see the module docstring for the methods."""
 
     name = "spectral"
+    supports_warm_start = True  # method eigen; prone and netmf fit cold
 
     class Params(AlgorithmParams):
         method: Literal["eigen", "prone", "netmf"] = Field(
@@ -68,6 +93,15 @@ class Spectral(Algorithm):
         theta: float = Field(0.5, gt=0, description="prone: width of the spectral filter.")
         window: int = Field(10, ge=1, le=100, description="netmf: context window size T.")
         rank: int = Field(256, ge=1, description="netmf: eigenpairs used to approximate M.")
+        warm_tol: float = Field(
+            1e-3,
+            gt=0,
+            description="eigen, warm start: residual norm ||Au - lu|| every eigenvector must "
+            "reach in LOBPCG, else the fit falls back to ARPACK (cold).",
+        )
+        warm_maxiter: int = Field(
+            40, ge=1, description="eigen, warm start: LOBPCG iterations before the fallback."
+        )
 
         @model_validator(mode="after")
         def _reconstruction_needs_eigen(self) -> Self:
@@ -99,9 +133,15 @@ class Spectral(Algorithm):
         if graph.directed:
             adjacency = ((adjacency + adjacency.T) / 2).tocsr()
         rng = np.random.default_rng(p.seed)
+        warm = self.warm_start
+        self.warm_start_: dict[str, object] | None = None
+        if warm is not None and p.method != "eigen":
+            log.warning("spectral: method %s cannot warm start; it fits cold", p.method)
+            self.warm_start_ = {"used": False, "reason": f"method {p.method} fits cold"}
+            warm = None
         with self._progress(progress).task(f"spectral ({p.method})", total=2) as task:
             if p.method == "eigen":
-                vectors = self._eigen(adjacency, rng, task)
+                vectors = self._eigen(adjacency, rng, task, warm, graph)
             elif p.method == "prone":
                 vectors = self._prone(adjacency, task)
             else:
@@ -110,12 +150,37 @@ class Spectral(Algorithm):
         self.embeddings_ = VectorTable.single_entity(graph.entity, graph.index_to_key, vectors)
         return self
 
-    def _eigen(self, adjacency: sp.csr_matrix, rng: np.random.Generator, task: Task) -> np.ndarray:
+    def _eigen(
+        self,
+        adjacency: sp.csr_matrix,
+        rng: np.random.Generator,
+        task: Task,
+        warm: WarmStart | None = None,
+        graph: Graph | None = None,
+    ) -> np.ndarray:
         p = self.params
         degrees = np.asarray(adjacency.sum(axis=1)).ravel() + p.tau
         operator = _sym_normalize(adjacency, degrees)
         task.advance()
-        values, vectors = _top_eigenpairs(operator, p.dim, rng)
+        n = operator.shape[0]
+        if warm is not None and graph is not None and not _dense(n, p.dim):
+            start, found = self._warm_basis(warm, graph, degrees, operator)
+            values, vectors, info = warm_top_eigenpairs(
+                operator, p.dim, start, p.warm_tol, p.warm_maxiter
+            )
+            if values is None:
+                log.warning("spectral: %s; falling back to ARPACK", info["reason"])
+                values, vectors = _top_eigenpairs(operator, p.dim, rng)
+            self.warm_start_ = {
+                "used": True,
+                "matched": int(found.sum()),
+                "new": int((~found).sum()),
+                **info,
+            }
+        else:
+            if warm is not None:
+                self.warm_start_ = {"used": False, "reason": "dense solver (small graph)"}
+            values, vectors = _top_eigenpairs(operator, p.dim, rng)
         task.advance()
         if p.scale == "eigenvalue":
             vectors = vectors * np.sqrt(np.abs(values))
@@ -125,6 +190,30 @@ class Spectral(Algorithm):
             # sign, so its column is zeroed instead.
             vectors = vectors * np.sqrt(np.maximum(values, 0.0)) * np.sqrt(degrees)[:, None]
         return vectors
+
+    def _warm_basis(
+        self, warm: WarmStart, graph: Graph, degrees: np.ndarray, operator: sp.csr_matrix
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The previous vectors as a start block (float64, n x dim), and which keys matched.
+
+        Column scaling (eigenvalues) and an alignment rotation leave the span alone, so
+        the previous vectors are used as they are; only ``reconstruction``'s row scaling
+        by sqrt(degree + tau) is undone (with the new degrees). A new key gets one power
+        step from its neighbours, ``u_i = (S u)_i / l`` with ``l`` each column's Rayleigh
+        quotient: what an eigenvector's entry would be. (Random rows for 3 new keys of a
+        1,000-node graph raised the start's median residual tenfold.)
+        """
+        p = self.params
+        previous, found = matched_vectors(warm, graph.entity, graph.index_to_key, p.dim, self.name)
+        start = previous.astype(np.float64)
+        if p.scale == "reconstruction":
+            start /= np.sqrt(degrees)[:, None]
+        if not found.all():
+            product = operator @ start
+            rayleigh = (start * product).sum(axis=0) / np.maximum((start**2).sum(axis=0), 1e-300)
+            safe = np.where(np.abs(rayleigh) > 1e-12, rayleigh, 1.0)
+            start[~found] = product[~found] / safe
+        return start, found
 
     def _prone(self, adjacency: sp.csr_matrix, task: Task) -> np.ndarray:
         p = self.params
@@ -187,12 +276,17 @@ class Spectral(Algorithm):
         return u * np.sqrt(s)
 
 
+def _dense(n: int, k: int) -> bool:
+    """Whether the dense solver takes ``k`` eigenpairs of an ``n x n`` matrix."""
+    return n <= _DENSE_MAX_NODES or 4 * k >= n
+
+
 def _top_eigenpairs(
     operator: sp.csr_matrix, k: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest eigenpairs of a symmetric matrix, eigenvalues descending."""
     n = operator.shape[0]
-    if n <= _DENSE_MAX_NODES or 4 * k >= n:
+    if _dense(n, k):
         values, vectors = scipy.linalg.eigh(operator.toarray(), subset_by_index=[n - k, n - 1])
     else:
         # A seeded start vector makes ARPACK deterministic (its default is random).
