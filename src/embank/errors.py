@@ -8,6 +8,7 @@ API each translate errors in one place::
     │   ├── SpecError                exit 2, HTTP 422   an invalid spec (file, field, allowed)
     │   ├── InvalidNameError         exit 2, HTTP 422   a table, alias, entity name or key
     │   ├── ValidationError          exit 2, HTTP 422   vectors or data that cannot be published
+    │   │   └── MixedSpacesError     exit 2, HTTP 409   vectors of two spaces asked to meet
     │   └── MissingExtraError        exit 2, HTTP 501   an optional extra (torch, gensim) is missing
     ├── DataError                    exit 2, HTTP 422   a source that cannot be read or selected
     │   └── EmptySelectionError      exit 2, HTTP 422   selection left nothing to embed
@@ -30,6 +31,7 @@ __all__ = [
     "GateFailedError",
     "InvalidNameError",
     "MissingExtraError",
+    "MixedSpacesError",
     "NotFoundError",
     "SpecError",
     "StorageError",
@@ -67,6 +69,14 @@ class InvalidNameError(UsageError):
 
 class ValidationError(UsageError):
     http_status = 422
+
+
+class MixedSpacesError(ValidationError):
+    """A call would mix vectors of two versions whose spaces differ (a query vector from
+    one space searched in another, rows of several spaces joined): their scores mean
+    nothing. 409: the request conflicts with what the bank now serves."""
+
+    http_status = 409
 
 
 class MissingExtraError(UsageError):

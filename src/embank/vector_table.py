@@ -140,6 +140,21 @@ class VectorTable:
             return None
         return order
 
+    def deduplicated(self, keep: str = "first") -> tuple[VectorTable, int]:
+        """The table without repeated (entity, key) rows, keeping each key's ``first`` or
+        ``last`` row, and how many rows were dropped; ``self`` when there are none."""
+        if keep not in ("first", "last"):
+            raise ValidationError(f"keep must be 'first' or 'last', got {keep!r}")
+        import pandas as pd  # only an opt-in dedupe pays for the import
+
+        repeated = pd.DataFrame({"e": self.entities, "k": self.keys}).duplicated(keep=keep)
+        mask = repeated.to_numpy()
+        dropped = int(mask.sum())
+        if not dropped:
+            return self, 0
+        kept = np.flatnonzero(~mask)
+        return VectorTable(self.entities[kept], self.keys[kept], self.vectors[kept]), dropped
+
     def sorted(self) -> VectorTable:
         """Rows ordered by (entity, key) bytewise: the order every version is stored in.
 

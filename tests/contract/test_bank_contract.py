@@ -489,3 +489,56 @@ def test_s3_copies_are_checked_and_the_endpoint_can_be_in_the_url(
         assert not (tmp_path / "third-cache" / bank.bank_id / "data").exists() or not any(
             (tmp_path / "third-cache" / bank.bank_id / "data").rglob("*.parquet")
         )
+
+
+def test_s3_cache_keeps_to_its_bound_least_recently_used_first(
+    s3_endpoint, s3_bucket, tmp_path, monkeypatch
+):
+    from embank.store.backends.cache import cached_versions
+
+    offline = f"s3://{s3_bucket}/lru"
+    registry = f"sqlite:///{tmp_path / 'registry.db'}"
+    monkeypatch.setenv("EMBANK_CACHE", str(tmp_path / "publisher-cache"))
+    with embank.open(registry=registry, offline=offline) as bank:
+        for seed in range(3):
+            bank.publish("demo/t", _table(seed=seed))
+    reader_cache = tmp_path / "reader-cache"
+    monkeypatch.setenv("EMBANK_CACHE", str(reader_cache))
+    with embank.open(registry, create=False) as bank:
+        first = bank.get("demo/t@1")
+        assert first.verify() == []
+        one_version = cached_versions(reader_cache / bank.bank_id)[0].n_bytes
+        # room for two copies: reading a third evicts the least recently used one
+        monkeypatch.setenv("EMBANK_CACHE_MAX_BYTES", str(2 * one_version + one_version // 2))
+        bank.get("demo/t@2").verify()
+        bank.get("demo/t@1").verify()  # a cache hit: version 1 is now the most recently used
+        vectors_3 = bank.get("demo/t@3").to_numpy().copy()
+        held = sorted(v.path.name for v in cached_versions(reader_cache / bank.bank_id))
+        versions = {bank.get(f"demo/t@{n}").version_id: n for n in (1, 3)}
+        assert held == sorted(versions)  # version 2 went
+        np.testing.assert_array_equal(vectors_3, _sorted(_table(seed=2)).vectors)
+        assert bank.get("demo/t@2").verify() == []  # downloaded again on demand
+    from typer.testing import CliRunner
+
+    from embank.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["cache", "ls", "--bank", registry, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.output)["versions"]) == 2
+    pruned = runner.invoke(app, ["cache", "prune", "--max-size", "1", "--bank", registry])
+    assert pruned.exit_code == 0 and "removed 2 cached version(s)" in pruned.output
+    with embank.open(registry, create=False) as bank:
+        assert cached_versions(reader_cache / bank.bank_id) == []
+
+
+def test_cache_sizes_are_read_as_people_write_them():
+    from embank.errors import UsageError
+    from embank.store.backends.cache import parse_size
+
+    assert parse_size("20G") == 20 << 30
+    assert parse_size("512MiB") == 512 << 20
+    assert parse_size("1.5k") == 1536
+    assert parse_size("1000") == 1000
+    with pytest.raises(UsageError, match="write e\\.g\\. 20G"):
+        parse_size("lots")

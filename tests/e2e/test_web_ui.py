@@ -1,7 +1,8 @@
 """The web UI in a real browser: Debian's chromium driven by Playwright, against
 ``embank serve``'s app (uvicorn on a free loopback port, in a thread) over a bank holding
 BlogCatalog (spectral) and MovieLens-100K (ALS, users and items co-embedded, two
-versions). What each page shows is checked against the registry and the JSON API.
+versions), and a copy of that bank with BlogCatalog refreshed once (for the drift section).
+What each page shows is checked against the registry and the JSON API.
 
 Screenshots of every page go to a pytest temporary folder (printed; the README's come
 from there), and also to ``$EMBANK_SCREENSHOTS`` when that names a folder.
@@ -304,6 +305,90 @@ def test_pages_are_read_only_and_say_what_is_missing(page, server):
     assert response.status == 404 and "no table 'demo/nope'" in page.inner_text("main")
     page.goto(f"/t/{MOVIES}/explore?key=no-such-key&entity=user")
     assert "not in" in page.inner_text("#explore-status")
+
+
+@pytest.fixture(scope="module")
+def drift_bank(blogcatalog_bank, shared_data, tmp_path_factory) -> Path:
+    """A copy of the session's BlogCatalog bank plus demo/blogcatalog@2: a forced, warm
+    refresh on unchanged data (aligned, so the space is kept), made cheap (~12 s on two
+    cores) with one benchmark split, no map and no ANN index."""
+    from embank.pipeline.refresh import refresh_table
+
+    bank_path = tmp_path_factory.mktemp("web-ui-drift") / "bank"
+    shutil.copytree(blogcatalog_bank, bank_path)
+    cheap = [
+        "refresh.warm_start=true",
+        "benchmarks=[{topic_prediction: {train_ratios: [0.5], splits: 1}}]",
+        "publish.map=false",
+        "publish.index=none",
+    ]
+    spec = REPO_ROOT / "examples" / "blogcatalog.yaml"
+    with embank.open(bank_path, create=False) as bank, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBANK_DATA", str(shared_data))
+        done = refresh_table(bank, BLOG, spec=load_spec(spec, cheap), force=True)
+    assert done.published and done.space == "kept", done.message
+    return bank_path
+
+
+def test_table_page_shows_the_drift_of_a_refreshed_version(playwright_browser, drift_bank, shots):
+    server = Server(drift_bank)
+    context = playwright_browser.new_context(viewport=VIEWPORT, base_url=server.url)
+    try:
+        drift = server.bank.show(f"{BLOG}@2").drift
+        assert drift is not None and drift["previous_version"] == 1 and drift["space"] == "kept"
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"/t/{BLOG}?v=1")  # v1's map is stored: the page draws none
+        heading = page.locator("#drift-h")
+        assert heading.text_content() == "Drift from the previous version"  # CSS upper-cases it
+        table = page.locator("table.drift")
+        figures = table.locator("thead th[data-figure]").evaluate_all(
+            "els => els.map(e => e.dataset.figure)"
+        )
+        assert "drift.overlap_at_10.median" in figures and "drift.coverage.kept" in figures
+        cells = table.locator('tr[data-version="2"] td').all_inner_texts()
+        assert [c.strip() for c in cells[:2]] == ["v2", "v1"]
+        shown = dict(zip(figures, cells[2:], strict=False))
+        for figure in figures:
+            value = drift["figures"].get(figure)
+            if value is None:
+                assert shown[figure] == "–", figure
+            else:  # three decimals, or a whole number with thousands separators
+                assert float(shown[figure].replace(",", "")) == pytest.approx(value, abs=5e-4)
+        assert shown["drift.coverage.kept"] == f"{drift['figures']['drift.coverage.kept']:,}"
+        residual, space = cells[2 + len(figures)], cells[3 + len(figures)]
+        expected = drift["alignment"]["residual_after"]
+        assert float(residual) == pytest.approx(expected, abs=5e-4)
+        assert space.strip() == "kept"
+        top = heading.bounding_box()
+        section = page.locator('section[aria-labelledby="drift-h"]').bounding_box()
+        clip = {
+            "x": 0,
+            "y": top["y"] - 16,
+            "width": VIEWPORT["width"],
+            "height": section["y"] + section["height"] - top["y"] + 32,
+        }
+        page.screenshot(path=shots / "drift.png", full_page=True, clip=clip)
+
+        # the compare page of the two versions: the diff the API answers
+        page.goto(f"/compare?a={BLOG}@1&b={BLOG}@2")
+        diff = server.http.get(f"/tables/{BLOG}/diff", params={"a": "1", "b": "2"}).json()
+        compared = page.locator('section[aria-labelledby="diff-h"] table.drift')
+        names = compared.locator("th[data-figure]").evaluate_all(
+            "els => els.map(e => e.dataset.figure)"
+        )
+        values = compared.locator("td").all_inner_texts()
+        assert len(names) == len(values) == 6
+        for figure, text in zip(names, values, strict=True):
+            assert float(text.replace(",", "")) == pytest.approx(
+                diff["figures"][figure], abs=5e-4
+            ), figure
+        assert "(same space)" in compared.inner_text()
+        assert not errors, f"JavaScript errors: {errors}"
+    finally:
+        context.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")

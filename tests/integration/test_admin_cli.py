@@ -235,3 +235,10 @@ def test_admin_commands_never_create_a_bank(tmp_path):
         result = _invoke(*args, "--bank", missing)
         assert result.exit_code == 3 and "no bank at" in result.output
     assert not missing.exists()
+
+
+def test_cache_commands_refuse_a_bank_that_reads_in_place(bank_dir):
+    for args in (("cache", "ls"), ("cache", "prune", "--max-size", "1G")):
+        result = _invoke(*args, "--bank", bank_dir)
+        assert result.exit_code != 0
+        assert "no cache to show or prune" in _error_line(result)

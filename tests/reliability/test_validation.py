@@ -147,3 +147,29 @@ def test_any_non_finite_array_is_refused(one_version, vectors):
         with pytest.raises(ValidationError, match="NaN or Inf"):
             bank.publish("demo/other", table, metric=metric)
     assert snapshot(bank) == before
+
+
+@pytest.mark.parametrize("keep", ["first", "last"])
+def test_opt_in_dedupe_keeps_one_row_per_key(local_stack, keep):
+    """RELIABILITY.md: duplicates are refused unless the publisher opts in to dedupe."""
+    bank = local_stack.open()
+    rows = [[float(i + 1)] * DIM for i in range(4)]
+    table = VectorTable(
+        np.array(["user", "user", "item", "user"], dtype=object),
+        np.array(["a", "b", "a", "a"], dtype=object),  # item:a is not a repeat of user:a
+        rows,
+    )
+    emb = bank.publish(TABLE, table, duplicates=keep)
+    assert emb.n_rows == 3
+    kept = 0 if keep == "first" else 3
+    np.testing.assert_array_equal(emb.vectors(["a"], entity="user")[0], rows[kept])
+    np.testing.assert_array_equal(emb.vectors(["a"], entity="item")[0], rows[2])
+    lineage = bank.show(f"{TABLE}@{emb.version}").version.lineage
+    assert lineage["duplicates_dropped"] == {"keep": keep, "rows": 1}
+
+
+def test_unknown_dedupe_choice_is_refused(one_version):
+    bank, before = one_version
+    with pytest.raises(ValidationError, match="duplicates='keep'"):
+        bank.publish(TABLE, _one(), duplicates="keep")
+    assert snapshot(bank) == before

@@ -1,8 +1,12 @@
-"""Publish gates: ``FIGURE OP NUMBER [* previous|baseline]``.
+"""Publish gates: ``FIGURE OP NUMBER [* previous|baseline|seed_floor]``.
 
-``@N`` is shorthand for ``_at_N`` (``topic_prediction.macro_f1@50``). ``previous`` is the
+``@N`` is shorthand for ``_at_N`` (``topic_prediction.macro_f1@50``). A figure name has
+two or more dot-separated parts (``drift.overlap_at_10.median``). ``previous`` is the
 same figure of the version at the alias the publish moves; with no such version the gate
 passes and says so. ``baseline`` is the figure's trivial baseline from the same run.
+``seed_floor`` is the same figure in the spec's stored seed floor (drift between two cold
+fits that differ only in the seed, :mod:`embank.refresh.seed_floor`); a refresh measures
+it when a gate names it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _GATE_RE = re.compile(
-    r"^\s*(?P<figure>[a-z][a-z0-9_]*\.[a-z][a-z0-9_@]*)\s*(?P<op>>=|<=|>|<)\s*"
+    r"^\s*(?P<figure>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_@]*)+)\s*(?P<op>>=|<=|>|<)\s*"
     r"(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-    r"(?:\s*\*\s*(?P<ref>previous|baseline))?\s*$"
+    r"(?:\s*\*\s*(?P<ref>previous|baseline|seed_floor))?\s*$"
 )
 
 
@@ -36,7 +40,7 @@ class Gate:
     figure: str
     op: str
     number: float
-    reference: str | None  # None (absolute), "previous" or "baseline"
+    reference: str | None  # None (absolute), "previous", "baseline" or "seed_floor"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def parse_gate(text: str) -> Gate:
     match = _GATE_RE.match(text)
     if match is None:
         raise SpecError(
-            f"gate {text!r} is not 'FIGURE OP NUMBER [* previous|baseline]', "
+            f"gate {text!r} is not 'FIGURE OP NUMBER [* previous|baseline|seed_floor]', "
             "e.g. 'topic_prediction.macro_f1@50 >= 0.27'"
         )
     figure = re.sub(r"@(\d+)", r"_at_\1", match["figure"])
@@ -60,9 +64,14 @@ def parse_gate(text: str) -> Gate:
 
 
 def evaluate_gates(
-    gates: list[str], results: list[TaskResult], previous: Mapping[str, float] | None
+    gates: list[str],
+    results: list[TaskResult],
+    previous: Mapping[str, float] | None,
+    seed_floor: Mapping[str, float | None] | None = None,
 ) -> list[GateOutcome]:
-    """Check every gate against this run's figures (and the previous version's)."""
+    """Check every gate against this run's figures (and the previous version's, and the
+    seed floor's figures for ``* seed_floor`` gates; a gate whose floor figure is missing
+    fails and says so)."""
     values = {f.name: f for r in results for f in r.figures}
     outcomes = []
     for gate in map(parse_gate, gates):
@@ -101,8 +110,21 @@ def evaluate_gates(
                 )
             )
             continue
+        if gate.reference == "seed_floor" and (seed_floor or {}).get(gate.figure) is None:
+            outcomes.append(
+                GateOutcome(
+                    gate,
+                    False,
+                    figure.value,
+                    None,
+                    f"{gate.text}: no seed floor figure {gate.figure} (is the seed floor "
+                    "measured? refresh.seed_floor, or a stochastic algorithm)",
+                )
+            )
+            continue
         scale = {
             None: 1.0,
+            "seed_floor": (seed_floor or {}).get(gate.figure),
             "previous": (previous or {}).get(gate.figure),
             "baseline": figure.baseline,
         }[gate.reference]

@@ -1,5 +1,5 @@
 """Table administration and bank health on the command line: ``edit``, ``alias``,
-``deprecate``, ``undeprecate``, ``check`` and ``online rebuild``.
+``deprecate``, ``undeprecate``, ``check``, ``online rebuild`` and ``cache``.
 
 Thin shells over :mod:`embank.store.admin` and :mod:`embank.store.integrity`; registered
 on the ``embank`` app when :mod:`embank.cli` is imported. Errors end as every command's do:
@@ -8,7 +8,8 @@ one line, the exit code of their class.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,17 +18,24 @@ from embank.errors import UsageError
 from embank.names import parse_ref
 from embank.store import integrity
 from embank.store.admin import check_movable_alias
+from embank.store.backends.cache import cached_versions, max_cache_bytes, parse_size
 
 from . import render
 from .app import BankOption, JsonOption, _bank, app
 
-__all__ = ["online"]
+__all__ = ["cache", "online"]
 
 online = typer.Typer(
     help="The online store (embedded files or Redis): rebuild it from the offline files.",
     no_args_is_help=True,
 )
 app.add_typer(online, name="online")
+
+cache = typer.Typer(
+    help="The local copies of a remote (S3) bank's versions: list and prune them.",
+    no_args_is_help=True,
+)
+app.add_typer(cache, name="cache")
 
 
 def _versioned(ref: str, what: str) -> str:
@@ -200,7 +208,7 @@ def check(
                 "(`embank gc` removes them after an hour, or with --min-age-s 0):"
             )
             for leftover in result.leftovers:
-                render.out.print(f"  {leftover}", markup=False)
+                render.out.print(f"  {leftover}", markup=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(1)
 
@@ -232,3 +240,69 @@ def rebuild(
         f"{result.n_rows} rows; {result.n_compared} sampled keys equal vectors.parquet",
         markup=False,
     )
+
+
+def _cache_root(bank: str | None) -> tuple[Any, Path]:
+    target = _bank(bank)
+    root = getattr(target.offline, "cache", None)
+    if root is None:
+        raise UsageError(
+            "this bank keeps its versions on a local disk and reads them in place: "
+            "there is no cache to show or prune"
+        )
+    return target.offline, Path(root)
+
+
+@cache.command("ls")
+def cache_ls(bank: BankOption = None, json_: JsonOption = False) -> None:
+    """The cached version copies, least recently used first, and their total size."""
+    _, root = _cache_root(bank)
+    versions = cached_versions(root)
+    total = sum(v.n_bytes for v in versions)
+    if json_:
+        render.print_json(
+            {
+                "cache": str(root),
+                "n_bytes": total,
+                "max_bytes": max_cache_bytes(),
+                "versions": [
+                    {"path": str(v.path), "n_bytes": v.n_bytes, "last_used": v.last_used}
+                    for v in versions
+                ],
+            }
+        )
+        return
+    bound = max_cache_bytes()
+    render.out.print(
+        f"{root}: {len(versions)} version(s), {_size(total)}"
+        + (f" of at most {_size(bound)}" if bound is not None else " (no bound set)"),
+        markup=False,
+    )
+    for version in versions:
+        render.out.print(f"  {_size(version.n_bytes):>9}  {version.path}", markup=False)
+
+
+@cache.command("prune")
+def cache_prune(
+    max_size: Annotated[
+        str | None,
+        typer.Option(help="Keep at most this much (e.g. 20G); default $EMBANK_CACHE_MAX_BYTES."),
+    ] = None,
+    bank: BankOption = None,
+) -> None:
+    """Remove least recently used version copies until the cache fits; they download again
+    when next read."""
+    offline, _ = _cache_root(bank)
+    limit = parse_size(max_size) if max_size is not None else max_cache_bytes()
+    if limit is None:
+        raise UsageError("say how much to keep: --max-size 20G, or set EMBANK_CACHE_MAX_BYTES")
+    removed = offline.prune_cache(limit)
+    freed = sum(v.n_bytes for v in removed)
+    render.out.print(f"removed {len(removed)} cached version(s), {_size(freed)}", markup=False)
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} B"

@@ -163,8 +163,11 @@ def compare(
 
 @app.command("ls")
 def ls_(bank: BankOption = None, json_: JsonOption = False) -> None:
-    """List the bank's tables."""
-    rows = _bank(bank).tables()
+    """List the bank's tables, with each one's age and last refresh."""
+    from embank.store.freshness import with_freshness
+
+    target = _bank(bank)
+    rows = with_freshness(target, target.tables())
     if json_:
         render.print_json(rows)
     elif not rows:
@@ -194,7 +197,10 @@ def search(
     json_: JsonOption = False,
 ) -> None:
     """Find tables by name, description, owner or tag."""
-    rows = _bank(bank).search(text)
+    from embank.store.freshness import with_freshness
+
+    target = _bank(bank)
+    rows = with_freshness(target, target.search(text))
     if json_:
         render.print_json(rows)
     elif not rows:
@@ -210,12 +216,16 @@ def neighbors(
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=10_000, help="How many.")] = 10,
     entity: Annotated[str | None, typer.Option(help="Entity type of KEY.")] = None,
     target: Annotated[str | None, typer.Option(help="Only neighbours of this entity type.")] = None,
+    relation: Annotated[
+        str | None,
+        typer.Option(help="Through this relation's operator (a multi-relation table)."),
+    ] = None,
     bank: BankOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """The K nearest neighbours of KEY."""
+    """The K nearest neighbours of KEY (through the version's saved index once built)."""
     embedding = _bank(bank).get(ref)
-    found = embedding.neighbors(key, k=k, entity=entity, target=target)
+    found = embedding.neighbors(key, k=k, entity=entity, target=target, relation=relation)
     if json_:
         render.print_json(
             {

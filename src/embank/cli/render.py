@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -45,11 +46,18 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
 
 
 def tables_table(rows: list[TableInfo]) -> Table:
+    """Tables, one a row; ``age`` is the time since the latest version was published,
+    ``refresh`` the last refresh's outcome."""
+    from embank.store.freshness import age_text
+
+    now = dt.datetime.now(dt.UTC)
     table = Table(box=None, header_style="bold")
     for column in (
         "table",
         "latest",
         "versions",
+        "age",
+        "refresh",
         "entities",
         "dim",
         "metric",
@@ -58,10 +66,14 @@ def tables_table(rows: list[TableInfo]) -> Table:
     ):
         table.add_column(column)
     for info in rows:
+        published = info.latest_published_at
+        age = (now - published).total_seconds() if published is not None else None
         table.add_row(
             info.name,
             str(info.latest_version or "-"),
             str(info.n_versions),
+            age_text(age),
+            info.last_refresh.outcome if info.last_refresh is not None else "-",
             ",".join(info.entities),
             str(info.dim),
             info.metric,
@@ -198,8 +210,21 @@ def show(result: ShowResult) -> None:
     algorithm = v.lineage.get("algorithm", {})
     if algorithm:
         out.print(f"  algorithm {algorithm.get('name')} {json.dumps(algorithm.get('params', {}))}")
-    if result.benchmarks:
-        out.print(figures_table(result.benchmarks))
+    drift = result.drift
+    if drift:
+        previous = drift.get("previous_version")
+        out.print(
+            f"  refreshed from @{previous if previous is not None else '-'}: "
+            f"space {drift.get('space') or '-'}"
+        )
+    # drift figures are stored as the `drift` task's; they get their own table below
+    figures = [f for f in result.benchmarks if f.task != "drift"]
+    if figures:
+        out.print(figures_table(figures))
+    if drift and drift.get("figures"):
+        from embank.cli.drift_view import drift_table
+
+        out.print(drift_table(drift["figures"], drift.get("seed_floor")))
 
 
 class _RichTask:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from embank._version import __version__
-from embank.algorithms import algorithms
+from embank.algorithms import Algorithm, algorithms
 from embank.benchmarks import BenchmarkInputs, TaskResult, benchmarks
 from embank.benchmarks.gates import GateOutcome, evaluate_gates
 from embank.data.graph import Dataset
@@ -19,11 +19,19 @@ from embank.errors import GateFailedError, NotFoundError
 from embank.pipeline.benchmark import with_table_metric
 from embank.progress import NullProgress, Progress
 from embank.spec.load import LoadedSpec
+from embank.spec.models import PublishSpec, Spec
 from embank.store.bank import Bank
 from embank.store.embedding import Embedding
 from embank.vector_table import VectorTable
 
-__all__ = ["RunResult", "run_spec"]
+__all__ = [
+    "RunResult",
+    "base_lineage",
+    "benchmark_inputs",
+    "build_artifacts",
+    "run_benchmarks",
+    "run_spec",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +75,8 @@ def run_spec(
     vectors = vectors.sorted()
 
     start = time.perf_counter()
-    inputs = BenchmarkInputs(
-        labels=dataset.labels,
-        holdout=dataset.holdout,
-        interactions=dataset.interactions,
-        graph=dataset.graph,
-        metadata=dataset.metadata,
-    )
-    results = []
-    for name, params in spec.benchmark_tasks():
-        task = benchmarks.get(name)
-        results.append(
-            task(with_table_metric(task, params, spec.publish.metric)).run(
-                vectors, inputs, progress
-            )
-        )
+    inputs = benchmark_inputs(dataset)
+    results = run_benchmarks(spec, vectors, inputs, progress)
     timings["benchmark"] = time.perf_counter() - start
 
     previous = (
@@ -97,25 +92,7 @@ def run_spec(
     if bank is None:
         return result
 
-    lineage: dict[str, Any] = {
-        "data": dataset.lineage,
-        "select": spec.select.model_dump(mode="json"),
-        "algorithm": {
-            "name": spec.algorithm.name,
-            "params": algorithm.params.model_dump(mode="json"),
-            "deterministic": algorithm_cls.deterministic,
-            # what an algorithm says about its own fit (e.g. how much signal compression kept)
-            "report": getattr(algorithm, "report_", None),
-            "relation_operators": getattr(algorithm, "relation_operators_", None),
-        },
-        "gates": [
-            {"gate": o.gate.text, "passed": o.passed, "value": o.value, "bound": o.bound}
-            for o in outcomes
-        ],
-        "forced": bool(failed),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "spec_path": str(loaded.path) if loaded.path else None,
-    }
+    lineage = base_lineage(loaded, dataset, algorithm, outcomes, timings)
     start = time.perf_counter()
     with progress.task(f"publishing {spec.table}"):
         embedding = bank.publish(
@@ -136,10 +113,110 @@ def run_spec(
         )
     result.embedding = embedding
     timings["publish"] = time.perf_counter() - start
-    start = time.perf_counter()
-    _draw_map(bank, embedding, progress)
-    timings["map"] = time.perf_counter() - start
+    timings.update(build_artifacts(bank, embedding, spec.publish, progress))
     return result
+
+
+def benchmark_inputs(dataset: Dataset) -> BenchmarkInputs:
+    """What the benchmarks read beside the vectors, from the selected dataset."""
+    return BenchmarkInputs(
+        labels=dataset.labels,
+        holdout=dataset.holdout,
+        interactions=dataset.interactions,
+        graph=dataset.graph,
+        metadata=dataset.metadata,
+    )
+
+
+def run_benchmarks(
+    spec: Spec, vectors: VectorTable, inputs: BenchmarkInputs, progress: Progress
+) -> list[TaskResult]:
+    """Run every benchmark task of ``spec`` on ``vectors``, in the spec's order."""
+    results = []
+    for name, params in spec.benchmark_tasks():
+        task = benchmarks.get(name)
+        results.append(
+            task(with_table_metric(task, params, spec.publish.metric)).run(
+                vectors, inputs, progress
+            )
+        )
+    return results
+
+
+def base_lineage(
+    loaded: LoadedSpec,
+    dataset: Dataset,
+    algorithm: Algorithm,
+    outcomes: list[GateOutcome],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The lineage every fitted version records: data, selection, algorithm, gates."""
+    spec = loaded.spec
+    return {
+        "data": dataset.lineage,
+        "select": spec.select.model_dump(mode="json"),
+        "algorithm": {
+            "name": spec.algorithm.name,
+            "params": algorithm.params.model_dump(mode="json"),
+            "deterministic": type(algorithm).deterministic,
+            # what an algorithm says about its own fit (e.g. how much signal compression kept)
+            "report": getattr(algorithm, "report_", None),
+            "relation_operators": getattr(algorithm, "relation_operators_", None),
+        },
+        "gates": [
+            {"gate": o.gate.text, "passed": o.passed, "value": o.value, "bound": o.bound}
+            for o in outcomes
+        ],
+        "forced": any(not o.passed for o in outcomes),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "spec_path": str(loaded.path) if loaded.path else None,
+    }
+
+
+def build_artifacts(
+    bank: Bank, embedding: Embedding, publish: PublishSpec, progress: Progress
+) -> dict[str, float]:
+    """Build what follows a committed publish (DESIGN.md: artifacts after the commit):
+    the 2-D map unless ``publish.map`` is off, then the index ``publish.index`` names.
+    Each failure is logged, never raised: the version is published whatever happens
+    here. Returns the seconds each step took."""
+    timings: dict[str, float] = {}
+    if publish.map:
+        start = time.perf_counter()
+        _draw_map(bank, embedding, progress)
+        timings["map"] = time.perf_counter() - start
+    if publish.index != "none":
+        start = time.perf_counter()
+        _build_index(bank, embedding, publish, progress)
+        timings["index"] = time.perf_counter() - start
+    return timings
+
+
+def _build_index(
+    bank: Bank, embedding: Embedding, publish: PublishSpec, progress: Progress
+) -> None:
+    """Store the version's nearest-neighbour index; until one exists, search is exact."""
+    try:
+        from embank.ann.stored import build_version_index
+
+        build_version_index(
+            bank,
+            embedding,
+            kind=publish.index,
+            recall_target=publish.recall_target,
+            progress=progress,
+        )
+    except Exception as exc:  # never fail a publish that has committed
+        log.warning(
+            "%s@%s is published, but its index was not built (%s: %s); it is searched "
+            "exactly until `embank index %s@%s` builds one",
+            embedding.name,
+            embedding.version,
+            type(exc).__name__,
+            exc,
+            embedding.name,
+            embedding.version,
+        )
 
 
 def _draw_map(bank: Bank, embedding: Embedding, progress: Progress) -> None:

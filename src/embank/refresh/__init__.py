@@ -7,7 +7,8 @@ The pieces a refresh runs after the fit (warm start lives in the algorithms, see
   shared, well-supported keys), :func:`rotate_operators` turns a multi-relation table's
   operators with it;
 - :func:`drift` measures how far the new version moved (:class:`DriftReport`, flat
-  figure names for gates), :func:`seed_floor` how far the algorithm moves by chance.
+  figure names for gates), :func:`seed_floor` how far the algorithm moves by chance;
+- :func:`foldin` gives vectors to new keys between refreshes, without a refit.
 """
 
 from embank.refresh.align import (
@@ -19,6 +20,7 @@ from embank.refresh.align import (
     rotate,
 )
 from embank.refresh.drift import DriftReport, drift, eigenspace_overlap
+from embank.refresh.foldin import FoldInResult, foldin
 from embank.refresh.keys import SharedRows, Support, shared_rows, support_from_dataset
 from embank.refresh.operators import apply_operator, rotate_operators
 from embank.refresh.seed_floor import FitFn, fit_fn, seed_floor
@@ -28,6 +30,7 @@ __all__ = [
     "Alignment",
     "DriftReport",
     "FitFn",
+    "FoldInResult",
     "SharedRows",
     "Support",
     "align",
@@ -36,6 +39,7 @@ __all__ = [
     "eigenspace_overlap",
     "fit_alignment",
     "fit_fn",
+    "foldin",
     "procrustes_rotation",
     "rotate",
     "rotate_operators",

@@ -17,7 +17,11 @@ from embank.store.models import CompareFigure, CompareRef, CompareResult, Figure
 __all__ = ["compare_versions", "format_delta", "format_value", "higher_is_better", "short_name"]
 
 # Metric names whose figure improves as it falls; every other figure improves as it rises.
-_LOWER_IS_BETTER = re.compile(r"(^|_)(loss|error|rmse|mse|mae|perplexity|mean_rank|latency)(_|$)")
+# drift figures too: distances, residuals and dropped keys are better low
+_LOWER_IS_BETTER = re.compile(
+    r"(^|_|\.)(loss|error|rmse|mse|mae|perplexity|mean_rank|latency|cosine_distance"
+    r"|procrustes_residual|procrustes_residual_unaligned|dropped)(_|\.|$)"
+)
 
 
 def higher_is_better(figure: str) -> bool:

@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
 from embank._version import __version__
 from embank.serve.errors import install_error_handlers
 from embank.serve.limits import BodySizeLimit, is_upload
-from embank.serve.routes import meta, tables, vectors, writes
+from embank.serve.routes import diff, meta, tables, vectors, writes
 from embank.serve.service import Service
 from embank.serve.settings import ServeSettings
 from embank.serve.ui import router as ui_router
@@ -51,14 +51,22 @@ def create_app(settings: ServeSettings | None = None, *, bank: Bank | None = Non
     app = FastAPI(title="embank", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
     install_error_handlers(app)
-    for area in (meta, tables, vectors, writes):
+    for area in (meta, tables, diff, vectors, writes):
         app.include_router(area.router)
     app.include_router(ui_router)
     app.add_middleware(BodySizeLimit, limit_bytes=settings.max_body_bytes, exempt=is_upload)
     # Its own registry per app, so that several apps (tests) can live in one process;
     # /metrics is served by the meta router.
     app.state.metrics = CollectorRegistry()
-    Instrumentator(registry=app.state.metrics, excluded_handlers=["/metrics"]).instrument(app)
+    # Request counts and one latency histogram: the default set adds request and response
+    # size summaries and a second, finer histogram, ~0.1-0.3 ms a request on the hot path.
+    registry = app.state.metrics
+    (
+        Instrumentator(registry=registry, excluded_handlers=["/metrics"])
+        .add(metrics.requests(registry=registry))
+        .add(metrics.latency(registry=registry))
+        .instrument(app)
+    )
     return app
 
 

@@ -27,7 +27,7 @@ def tokens_match(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def require_token(
+async def require_token(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     service: Service = Depends(get_service),
 ) -> None:

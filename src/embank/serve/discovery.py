@@ -13,6 +13,7 @@ from embank.errors import NotFoundError, ValidationError
 from embank.serve.models import KeyItem
 from embank.store.bank import Bank
 from embank.store.embedding import Embedding
+from embank.store.freshness import with_freshness
 from embank.store.models import FigureInfo, ShowResult, TableInfo
 
 __all__ = ["headline_figure", "keys_with_prefix", "matching_tables"]
@@ -29,15 +30,19 @@ def matching_tables(
     tag: str | None = None,
 ) -> list[TableInfo]:
     """Every table, or those ``q`` finds (name, description, owner, tags; any case),
-    keeping those with entity type ``entity``, owner ``owner`` and tag ``tag``."""
+    keeping those with entity type ``entity``, owner ``owner`` and tag ``tag``; each with
+    its freshness (latest publish time, last refresh)."""
     rows = bank.search(q) if q else bank.tables()
-    return [
-        t
-        for t in rows
-        if (entity is None or entity in t.entities)
-        and (owner is None or t.owner == owner)
-        and (tag is None or tag in t.tags)
-    ]
+    return with_freshness(
+        bank,
+        [
+            t
+            for t in rows
+            if (entity is None or entity in t.entities)
+            and (owner is None or t.owner == owner)
+            and (tag is None or tag in t.tags)
+        ],
+    )
 
 
 class _Column:

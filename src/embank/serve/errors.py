@@ -112,6 +112,7 @@ ERROR_RESPONSES: dict[str, dict[int | str, dict[str, object]]] = {
     "vectors": {
         400: _described("A call the table cannot answer (e.g. entity needed)."),
         404: _described("Unknown table, version, alias, entity or key."),
+        409: _described("space_id names another space than the answering version's."),
         413: _described("JSON body over the size limit."),
         422: _described("Invalid request, or over a cap (keys per batch, k)."),
     },

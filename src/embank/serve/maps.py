@@ -8,9 +8,9 @@ with labels, its most common label (the :data:`TOP_LABELS` most common labels of
 sample get a colour each; the rest are ``other``).
 
 A map is drawn once, right after a publish commits (``embank run``), or on its first view
-in the web UI, and stored as the version's ``map2d`` artifact
-(:mod:`embank.serve.artifacts`); pages only ever read that stored sample, so the map of a
-table of any size loads at once. Needs numpy only; UMAP needs ``embank[serve]``.
+in the web UI, and stored as the version's ``map2d`` artifact (``Bank.put_artifact``);
+pages only ever read that stored sample, so the map of a table of any size loads at once.
+Needs numpy only; UMAP needs ``embank[serve]``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import pyarrow as pa
 
 from embank._version import __version__
 from embank.errors import EmbankError
-from embank.serve.artifacts import get_artifact, put_artifact
 from embank.store.bank import Bank
 from embank.store.embedding import Embedding
 
@@ -120,7 +119,7 @@ def stored_map(bank: Bank, embedding: Embedding) -> dict[str, Any] | None:
 
 def stored_map_at(bank: Bank, name: str, number: int) -> dict[str, Any] | None:
     """The stored map of version ``number`` of table ``name`` (one registry read)."""
-    meta = get_artifact(bank, name, number, MAP_KIND)
+    meta = bank.get_artifact(name, number, MAP_KIND)
     if meta is None or meta.get("format") != MAP_FORMAT:
         return None
     return meta
@@ -129,7 +128,7 @@ def stored_map_at(bank: Bank, name: str, number: int) -> dict[str, Any] | None:
 def store_map(bank: Bank, embedding: Embedding) -> dict[str, Any]:
     """Draw the version's map and store it as its ``map2d`` artifact; returns it."""
     data = build_map(embedding)
-    put_artifact(bank, embedding.name, embedding.version, MAP_KIND, data)
+    bank.put_artifact(embedding.name, embedding.version, MAP_KIND, data)
     log.info(
         "drew the %s map of %s@%s (%d points) in %.1f s",
         data["method"],
@@ -149,7 +148,7 @@ def ensure_map(bank: Bank, embedding: Embedding) -> dict[str, Any]:
         return found
     data = build_map(embedding)
     try:
-        put_artifact(bank, embedding.name, embedding.version, MAP_KIND, data)
+        bank.put_artifact(embedding.name, embedding.version, MAP_KIND, data)
     except EmbankError as exc:
         log.warning("the map of %s@%s was not stored: %s", embedding.name, embedding.version, exc)
     return data

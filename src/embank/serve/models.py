@@ -27,6 +27,7 @@ __all__ = [
     "NeighborsRequest",
     "NeighborsResult",
     "TableDetail",
+    "VersionDrift",
 ]
 
 Key = Annotated[
@@ -66,12 +67,48 @@ class Health(_Answer):
     writable: bool = Field(description="Whether write routes accept a token.")
 
 
+class VersionDrift(_Answer):
+    """How far one version moved from the version before it (stored by a refresh)."""
+
+    version: int = Field(description="The version.")
+    previous_version: int | None = Field(description="The version its drift is measured from.")
+    space_id: str = Field(description="The version's space.")
+    space_changed: bool | None = Field(
+        description="Whether its space differs from the previous version's (null: first)."
+    )
+    space: str | None = Field(
+        None, description="kept or new, as the refresh decided; null when not refreshed."
+    )
+    residual: float | None = Field(
+        None, description="Relative Procrustes residual of the alignment onto the previous one."
+    )
+    figures: dict[str, float] = Field(
+        description="Every drift.* figure: coverage, overlap_at_10, cosine_distance, ..."
+    )
+
+
 class TableDetail(_Answer):
     """A table with every version (aliases, lineage) and its latest version's figures."""
 
     table: TableInfo
     versions: list[VersionInfo] = Field(description="Every version, oldest first.")
     benchmarks: list[FigureInfo] = Field(description="Figures of the version 'latest' names.")
+    drift: list[VersionDrift] = Field(
+        default_factory=list,
+        description="Drift of each version against the previous one, for the versions a "
+        "refresh measured (oldest first).",
+    )
+
+
+SpaceId = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description="The space the caller's vectors are from (a version's space_id): when "
+        "the version that would answer is in another space, the call is refused with 409 "
+        "mixed_spaces_error instead of mixing vectors of two spaces.",
+    ),
+]
 
 
 class LookupRequest(_Request):
@@ -80,6 +117,7 @@ class LookupRequest(_Request):
         None, description="Entity type of the keys; needed for a table with several."
     )
     version: VersionRef = None
+    space_id: SpaceId = None
 
 
 class LookupResult(_Answer):
@@ -106,7 +144,14 @@ class NeighborsRequest(_Request):
     exclude: list[Key] = Field(
         default_factory=list, description="Keys (of the target type) to leave out."
     )
+    relation: str | None = Field(
+        None,
+        max_length=64,
+        description="A relation of a multi-relation table (e.g. follows): its operator "
+        "moves the query first, and the target defaults to the relation's other end.",
+    )
     version: VersionRef = None
+    space_id: SpaceId = None
 
 
 class NeighborsResult(_Answer):

@@ -1,6 +1,6 @@
 """What one server process holds: its settings, its bank, and the versions it has open.
 
-References are resolved against the registry on every request (one read, ~1 ms), so a
+References are resolved against the registry on every request (:meth:`Bank.resolve`), so a
 publish or alias move is served from the next request on, in every worker. Versions never
 change, so the open :class:`Embedding` objects (key index, memory maps, search index) are
 kept per version, a few at a time; nothing here needs sharing between workers.
@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
-from embank.serve.admin import resolve_version
 from embank.serve.settings import ServeSettings
 from embank.store.bank import Bank, open_bank
 from embank.store.embedding import Embedding
@@ -51,13 +50,10 @@ class Service:
     def embedding(self, name: str, version: int | str | None = None) -> Embedding:
         """The version of table ``name`` that ``version`` (number, alias, None: latest)
         names now."""
-        ref = name if version is None else f"{name}@{version}"
-        resolved = resolve_version(self.bank, ref)
-        with self._lock:
-            found = self._open.get(resolved.version_id)
-            if found is not None:
-                self._open.move_to_end(resolved.version_id)
-                return found
+        resolved = self.bank.resolve(_ref(name, version))
+        found = self._opened(resolved.version_id)
+        if found is not None:
+            return found
         embedding = self.bank.get(resolved.ref)
         with self._lock:
             embedding = self._open.setdefault(resolved.version_id, embedding)
@@ -65,6 +61,28 @@ class Service:
             while len(self._open) > self.settings.cached_versions:
                 self._open.popitem(last=False)
         return embedding
+
+    def open_embedding(self, name: str, version: int | str | None = None) -> Embedding | None:
+        """:meth:`embedding` when answering needs no slow I/O: the registry is local
+        (SQLite) and the version is open already; None otherwise (call :meth:`embedding`
+        in a worker thread). Lets hot routes skip the thread hop (~0.1-0.4 ms a request)."""
+        if not self.local_reads:
+            return None
+        return self._opened(self.bank.resolve(_ref(name, version)).version_id)
+
+    def _opened(self, version_id: str) -> Embedding | None:
+        with self._lock:
+            found = self._open.get(version_id)
+            if found is not None:
+                self._open.move_to_end(version_id)
+            return found
+
+    @property
+    def local_reads(self) -> bool:
+        """Whether lookups read only local files: a SQLite registry and the embedded
+        online store (memory-mapped), so a lookup can run on the event loop."""
+        bank = self.bank
+        return bank.registry.dialect.name == "sqlite" and bank.online.url == "embedded"
 
     def memo(self, key: str, build: Callable[[], T]) -> T:
         """``build()``, kept under ``key`` (a few dozen entries, least recently used go).
@@ -102,6 +120,10 @@ class Service:
                 self._bank = None
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     """The route dependency: the app's :class:`Service`."""
     return request.app.state.service
+
+
+def _ref(name: str, version: int | str | None) -> str:
+    return name if version is None else f"{name}@{version}"

@@ -36,6 +36,7 @@ __all__ = [
     "PairColumns",
     "PairsSource",
     "PublishSpec",
+    "RefreshSpec",
     "SelectSpec",
     "Spec",
     "TableSource",
@@ -272,6 +273,20 @@ class PublishSpec(_Model):
     aliases: list[str] = Field(
         default_factory=list, description="Aliases to move to the new version beside 'latest'."
     )
+    map: bool = Field(
+        True, description="Draw the web UI's 2-D map of the version after it is published."
+    )
+    index: Literal["auto", "none", "exact", "hnswlib", "faiss-hnsw", "ivfpq"] = Field(
+        "auto",
+        description="Nearest-neighbour index built after publish: auto (exact search under "
+        "20,000 rows per entity type, else hnswlib), none, or one kind.",
+    )
+    recall_target: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Recall@10 against exact search the index's search setting is tuned to.",
+    )
 
     @field_validator("aliases")
     @classmethod
@@ -280,6 +295,66 @@ class PublishSpec(_Model):
             _checked(names.check_alias, alias)
             if alias == "latest":
                 raise ValueError("'latest' is moved by every publish; do not list it")
+        return values
+
+
+class RefreshSpec(_Model):
+    """``refresh:``: how ``embank refresh`` makes the next version (docs/refresh.md)."""
+
+    warm_start: bool = Field(
+        False,
+        description="Start the fit from the previous version's vectors (algorithms that can; "
+        "the others fit cold). Also accepted at the spec's top level.",
+    )
+    align: Literal["procrustes", "none"] = Field(
+        "procrustes",
+        description="Rotate the new vectors onto the previous version (orthogonal Procrustes "
+        "over shared, well-supported keys) before benchmarks and publish; 'none' leaves them.",
+    )
+    min_support: int = Field(
+        50,
+        ge=0,
+        description="Keys with at least this many edges or interactions anchor the rotation.",
+    )
+    seed_floor: bool = Field(
+        True,
+        description="Measure the seed floor (drift between two cold fits with other seeds) "
+        "once per spec for stochastic algorithms; a gate naming seed_floor measures it always.",
+    )
+    gates: list[str] = Field(
+        default_factory=list,
+        description="Drift gates, 'FIGURE OP NUMBER [* seed_floor]', e.g. "
+        "'drift.overlap_at_10.median >= 0.8 * seed_floor': passing keeps the previous "
+        "space_id; failing needs --new-space to publish.",
+    )
+    schedule: str | None = Field(
+        None,
+        description="Cron string (five fields, UTC) of when the table is due: "
+        "`embank refresh --due` refreshes it once per due time. Also accepted at the top level.",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a cron string of five fields (minute hour day month "
+                "weekday), e.g. '0 3 * * *' for 03:00 UTC daily"
+            )
+        return value
+
+    @field_validator("gates")
+    @classmethod
+    def _drift_gates(cls, values: list[str]) -> list[str]:
+        for text in values:
+            if not text.strip().startswith("drift."):
+                raise ValueError(
+                    f"refresh.gates judge drift figures (drift.…); move {text!r} to 'gates'"
+                )
         return values
 
 
@@ -311,6 +386,39 @@ class Spec(_Model):
         None, description="Hold pairs out of the fit for benchmarks (opt-in)."
     )
     publish: PublishSpec = Field(default_factory=PublishSpec, description="Publish settings.")
+    refresh: RefreshSpec = Field(
+        default_factory=RefreshSpec,
+        description="How `embank refresh` makes the next version: warm start, alignment, "
+        "drift gates, schedule.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refresh_shorthands(cls, data: Any) -> Any:
+        """``warm_start:`` and ``schedule:`` at the top level (the issue's and DESIGN.md's
+        spelling) mean the same fields under ``refresh:``; giving both is refused."""
+        if not isinstance(data, dict) or not ({"warm_start", "schedule"} & set(data)):
+            return data
+        data = dict(data)
+        section = dict(data.get("refresh") or {})
+        for name in ("warm_start", "schedule"):
+            if name in data:
+                if name in section:
+                    raise ValueError(f"give {name} once: at the top level or under refresh")
+                section[name] = data.pop(name)
+        data["refresh"] = section
+        return data
+
+    @field_validator("gates")
+    @classmethod
+    def _no_drift_gates(cls, values: list[str]) -> list[str]:
+        for text in values:
+            if text.strip().startswith("drift."):
+                raise ValueError(
+                    f"{text!r} judges drift, which only a refresh measures: "
+                    "move it to refresh.gates"
+                )
+        return values
 
     @field_validator("table")
     @classmethod

@@ -49,7 +49,7 @@ from embank.names import (
     invalid_keys,
     parse_ref,
 )
-from embank.store import admin, faults, files, integrity
+from embank.store import admin, artifacts, faults, files, integrity
 from embank.store.backends import open_offline, open_online, redact, same_url, scheme_of
 from embank.store.embedding import Embedding
 from embank.store.local_version import LocalVersion
@@ -59,6 +59,7 @@ from embank.store.models import (
     CheckResult,
     EditResult,
     FigureInfo,
+    ResolvedVersion,
     ShowResult,
     StatusResult,
     TableInfo,
@@ -74,6 +75,8 @@ log = logging.getLogger(__name__)
 DATA = "data"
 GC_MIN_AGE_S = 3600.0
 _CHECK_ROWS = 1 << 16
+#: references :meth:`Bank.resolve` remembers until the registry changes
+_RESOLVED_ENTRIES = 1024
 #: bank_info key that says the offline/online URLs are recorded as clients must use them
 _BACKENDS_RECORDED = "backends"
 #: the recorded offline store of a folder bank that keeps its versions in itself
@@ -110,6 +113,7 @@ class Bank:
         self.location = location
         self.root = location.root  # None for a bank opened by its registry URL
         self.registry = Registry(location.registry_url)
+        self._resolved: dict[str, tuple[int, ResolvedVersion]] = {}
         try:
             if not self.registry.exists():
                 if not create:
@@ -225,6 +229,41 @@ class Bank:
             )
         return self._embedding(table, version, version_row.storage_path)
 
+    def resolve(self, ref: str) -> ResolvedVersion:
+        """The version ``ref`` (``NAME``, ``NAME@3``, ``NAME@production``) names now.
+
+        One prebuilt registry query (~0.15 ms; :meth:`get` builds full table and version
+        records, ~1 ms), skipped while a SQLite registry has had no commit (its
+        ``data_version``, ~20 µs), so a server can resolve every request afresh and serve
+        a new version at once. Raises :class:`NotFoundError` for an unknown table, version or alias.
+        """
+        # Read before the query: a commit in between only makes the next call query again.
+        token = self.registry.change_token()
+        if token is not None:
+            cached = self._resolved.get(ref)
+            if cached is not None and cached[0] == token:
+                return cached[1]
+        parsed = parse_ref(ref)
+        with self.registry.read() as conn:
+            found = self.registry.locate(conn, parsed)
+            if found is None:
+                self.registry.resolve(conn, parsed)  # raises, saying what is missing
+                raise NotFoundError(f"{ref!r} names no version")  # a race: it just appeared
+        name, number, storage_path = found
+        resolved = ResolvedVersion(
+            table=name, number=number, version_id=storage_path.rsplit("/", 1)[-1]
+        )
+        if token is not None:
+            if len(self._resolved) >= _RESOLVED_ENTRIES:
+                self._resolved.clear()
+            self._resolved[ref] = (token, resolved)
+        return resolved
+
+    def ping(self) -> None:
+        """Raise unless the registry answers a read (a health check)."""
+        with self.registry.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def tables(self) -> list[TableInfo]:
         """Every table, by name."""
         with self.registry.read() as conn:
@@ -251,6 +290,7 @@ class Bank:
                 table=self._table_info(conn, table_row),
                 version=self._version_info(conn, table_row, version_row),
                 benchmarks=figures,
+                drift=_drift_of(version_row.lineage),
             )
 
     def versions(self, name: str) -> list[VersionInfo]:
@@ -323,6 +363,10 @@ class Bank:
         actor: str | None = None,
         inputs: BenchmarkInputs | None = None,
         audit: Mapping[str, Any] | None = None,
+        duplicates: str = "error",
+        space_id: str | None = None,
+        kind: str = "full",
+        row_attributes: pd.DataFrame | None = None,
     ) -> Embedding:
         """Publish ``table`` as the next version of ``name`` and move ``latest`` to it.
 
@@ -331,7 +375,13 @@ class Bank:
         lineage under ``benchmark_inputs``, so ``embank benchmark NAME@V`` is reproducible.
         ``labels`` / ``holdout``, when given, take the place of those in ``inputs``.
         ``audit`` adds details to the audit log row of this publish (e.g. that it was
-        forced past failed gates).
+        forced past failed gates). Repeated (entity, key) rows are refused, naming them,
+        unless ``duplicates`` is ``"first"`` or ``"last"``: then each key keeps that row and
+        the lineage records ``duplicates_dropped``. ``space_id`` None gives the version a
+        new space; else it joins that one (a refresh that kept the space, a fold-in patch).
+        ``kind`` is ``full`` or ``patch`` (a fold-in). ``row_attributes`` (entity, key and
+        one column per attribute, e.g. ``folded``, ``support``) is stored beside the rows
+        (:func:`embank.store.files.read_row_attributes`).
 
         Checks everything before writing: names, keys, duplicates, finite values, zero
         vectors under cosine, the table's dimension and metric. Raises
@@ -345,7 +395,14 @@ class Bank:
                 raise InvalidNameError("'latest' is moved by every publish; do not pass it")
         if metric not in ("cosine", "dot"):
             raise ValidationError(f"unknown metric {metric!r}: use 'cosine' or 'dot'")
+        if duplicates not in ("error", "first", "last"):
+            raise ValidationError(
+                f"duplicates={duplicates!r}: use 'error' (refuse repeats), 'first' or 'last'"
+            )
         table = _validated(table, metric)
+        dropped = 0
+        if duplicates != "error":
+            table, dropped = table.deduplicated(keep=duplicates)
         rows = SortedRows.of(table)  # stored order, without a sorted copy of the vectors
         _check_unique(rows)
         declared = sorted(set(entities or table.entity_names()))
@@ -358,7 +415,12 @@ class Bank:
             labels = labels if labels is not None else inputs.labels
             holdout = holdout if holdout is not None else inputs.holdout
         self._precheck(name, table, metric)
-        space_id = str(uuid.uuid4())
+        if kind not in ("full", "patch"):
+            raise ValidationError(f"kind={kind!r}: use 'full' or 'patch'")
+        if space_id is None:
+            space_id = str(uuid.uuid4())
+        elif not 1 <= len(space_id) <= 36:
+            raise ValidationError(f"space_id {space_id!r}: give a version's space_id (a uuid)")
         folder_id = uuid.uuid4().hex
         staging = self.offline.staging_root / folder_id
         storage_path = f"{DATA}/{name}/{folder_id}"
@@ -372,6 +434,7 @@ class Bank:
                 holdout,
                 {"table": name, "space_id": space_id},
                 inputs=inputs,
+                row_attributes=row_attributes,
             )
             faults.point("publish:put")
             self.offline.put(staging, storage_path)
@@ -393,6 +456,8 @@ class Bank:
                 counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
             )
         }
+        if dropped:
+            lineage["duplicates_dropped"] = {"keep": duplicates, "rows": dropped}
         stored = files.stored_input_files(manifest)
         if stored:
             lineage["benchmark_inputs"] = stored
@@ -414,6 +479,7 @@ class Bank:
                 input_fingerprint=input_fingerprint,
                 actor=actor,
                 space_id=space_id,
+                kind=kind,
                 digest=digest,
                 storage_path=storage_path,
                 audit=dict(audit or {}),
@@ -467,6 +533,7 @@ class Bank:
         input_fingerprint: str | None,
         actor: str,
         space_id: str,
+        kind: str,
         digest: str,
         storage_path: str,
         audit: dict[str, Any],
@@ -491,7 +558,7 @@ class Bank:
                 conn,
                 table_id=table_row.id,
                 number=number,
-                kind="full",
+                kind=kind,
                 parent=parent,
                 status="active",
                 space_id=space_id,
@@ -617,8 +684,10 @@ class Bank:
         and version folders (local paths or S3 prefixes) and online key spaces (Redis).
         Returns where each was."""
         with self.registry.read() as conn:
-            referenced = self.registry.storage_paths(conn)
-        referenced_ids = {path.rsplit("/", 1)[-1] for path in referenced}
+            versions = self.registry.storage_paths(conn)
+            # an index's folder lives outside its version's: its artifact row keeps it
+            referenced = versions | artifacts.artifact_paths(conn)
+        referenced_ids = {path.rsplit("/", 1)[-1] for path in versions}
         now = time.time()
         removed: list[Path | str] = []
         staging = self.offline.staging_root
@@ -640,6 +709,30 @@ class Bank:
                 removed.append(item.location)
         return removed
 
+    # -- artifacts (indexes, maps; built after the commit) ---------------------------
+
+    def put_artifact(
+        self,
+        name: str,
+        number: int,
+        kind: str,
+        meta: dict[str, Any],
+        path: str = artifacts.INLINE,
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Record artifact ``kind`` of version ``number`` of ``name``: see
+        :func:`embank.store.artifacts.put_artifact`."""
+        artifacts.put_artifact(self, name, number, kind, meta, path, replace=replace)
+
+    def get_artifact(self, name: str, number: int, kind: str) -> dict[str, Any] | None:
+        """The ``meta`` of the newest artifact ``kind`` of version ``number``, or None."""
+        return artifacts.get_artifact(self, name, number, kind)
+
+    def artifact(self, name: str, number: int, kind: str) -> artifacts.Artifact | None:
+        """The newest artifact row ``kind`` of version ``number`` (path and meta), or None."""
+        return artifacts.get_artifact_row(self, name, number, kind)
+
     def rebuild_online(self, ref: str) -> Embedding:
         """Write the version ``ref`` names into the online store again, from its offline
         files (after Redis lost it, or an online file was deleted)."""
@@ -654,7 +747,11 @@ class Bank:
             raise StorageError(f"registry points outside the bank: {storage_path!r}")
         local = LocalVersion(lambda: self.offline.local_folder(storage_path))
         version_id = storage_path.rsplit("/", 1)[-1]
-        return Embedding(table, version, local, self.online.reader(version_id, local), version_id)
+        embedding = Embedding(
+            table, version, local, self.online.reader(version_id, local), version_id
+        )
+        embedding.saved_index_loader = lambda: _saved_index(self, embedding)
+        return embedding
 
     def _table_info(self, conn: sa.Connection, row: sa.Row) -> TableInfo:
         aliases = self.registry.aliases_of(conn, row.id)
@@ -738,6 +835,32 @@ def _figure_info(row: sa.Row) -> FigureInfo:
     )
 
 
+def _saved_index(bank: Bank, embedding: Embedding) -> Any:
+    """The version's saved ANN index, or None while it has none (exact search serves)."""
+    from embank.ann.stored import load_version_index
+
+    return load_version_index(bank, embedding)
+
+
+def _drift_of(lineage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``show``'s ``drift``: what a refresh stored in ``lineage["refresh"]`` (None for a
+    version no refresh made). The figures are also the version's ``drift`` task figures."""
+    refresh = (lineage or {}).get("refresh")
+    if not refresh:
+        return None
+    report = refresh.get("drift") or {}
+    floor = refresh.get("seed_floor") or {}
+    return {
+        "previous_version": refresh.get("previous_version"),
+        "space": refresh.get("space"),
+        "figures": report.get("figures", {}),
+        "settings": report.get("settings", {}),
+        "seed_floor": floor.get("figures"),
+        "alignment": refresh.get("alignment"),
+        "gates": refresh.get("gates", []),
+    }
+
+
 def _fallback_id(location: BankLocation) -> str:
     """A stable id for a bank made before ids were recorded (cache and key prefixes)."""
     return hashlib.sha256(location.label.encode()).hexdigest()[:32]
@@ -815,4 +938,5 @@ def _check_unique(rows: SortedRows) -> None:
         raise ValidationError(
             f"{len(dupes)} duplicate key(s) in the publish: {', '.join(dupes[:10])}"
             + (" ..." if len(dupes) > 10 else "")
+            + "; remove them, or publish with duplicates='first' or 'last' to keep one row each"
         )

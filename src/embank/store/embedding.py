@@ -8,7 +8,9 @@ opening a version costs nothing until rows are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,9 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from embank.ann.exact import ExactIndex
+from embank.ann.relations import RelationQuery, relation_operators, relation_query
+from embank.ann.search import search_version
 from embank.benchmarks.base import BenchmarkInputs
 from embank.data.graph import Labels
-from embank.errors import NotFoundError, UsageError, ValidationError
+from embank.errors import MixedSpacesError, NotFoundError, UsageError, ValidationError
 from embank.names import key_text
 from embank.store import files
 from embank.store.backends.base import OnlineReader
@@ -32,9 +36,15 @@ if TYPE_CHECKING:
     import pandas as pd
     from gensim.models import KeyedVectors
 
+    from embank.ann.stored import VersionIndex
     from embank.store.consume import TorchEmbedding
 
 __all__ = ["Embedding"]
+
+log = logging.getLogger(__name__)
+
+#: seconds between two looks for the saved index of a version that has none yet
+INDEX_RECHECK_S = 10.0
 
 Missing = Literal["raise", "zero", "nan"]
 
@@ -167,9 +177,45 @@ class Embedding:
 
     # -- search -----------------------------------------------------------------------
 
+    def check_space(self, space_id: str | None) -> None:
+        """Raise :class:`MixedSpacesError` unless ``space_id`` is None or this version's."""
+        if space_id is not None and space_id != self.space_id:
+            raise MixedSpacesError(
+                f"the vector is from space {space_id}, but {self.name}@{self.version} is in "
+                f"space {self.space_id}: vectors of two spaces are not comparable; look the "
+                f"vector up again in {self.name}@{self.version}, or query the version it "
+                "came from"
+            )
+
     @cached_property
     def _index(self) -> ExactIndex:
         return ExactIndex(self._matrix, self.metric)
+
+    #: set by the bank: loads the version's saved ANN index (None while it has none)
+    saved_index_loader: Callable[[], VersionIndex | None] | None = None
+    _saved_index: VersionIndex | None = None
+    _saved_index_checked_at = float("-inf")
+
+    def saved_index(self) -> VersionIndex | None:
+        """The version's saved ANN index (:mod:`embank.ann.stored`), or None while it has
+        none: queries are then exact. A version without one asks the registry again at
+        most every :data:`INDEX_RECHECK_S` seconds, so an index built later is picked up."""
+        if self._saved_index is not None or self.saved_index_loader is None:
+            return self._saved_index
+        now = time.monotonic()
+        if now - self._saved_index_checked_at < INDEX_RECHECK_S:
+            return None
+        self._saved_index_checked_at = now
+        try:
+            self._saved_index = self.saved_index_loader()
+        except Exception as exc:  # exact search still answers, and correctly
+            log.warning(
+                "%s@%s: searching exactly, the saved index did not load: %s",
+                self.name,
+                self.version,
+                exc,
+            )
+        return self._saved_index
 
     def neighbors(
         self,
@@ -178,11 +224,15 @@ class Embedding:
         entity: str | None = None,
         target: str | None = None,
         exclude: Iterable[object] = (),
+        relation: str | None = None,
     ) -> list[Neighbor]:
         """The ``k`` rows most similar to ``key``, best first, not counting ``key`` itself.
 
         ``entity`` is the key's entity type; ``target`` restricts results to one entity
         type (e.g. items near a user); ``exclude`` drops keys of the target type.
+        ``relation`` (a multi-relation table) moves the query through that relation's
+        operator first (:mod:`embank.ann.relations`); ``target`` then defaults to the
+        relation's other end. Uses the version's saved index once it has one.
         """
         entity = self._entity_of(entity)
         row = self.rows([key], entity)[0]
@@ -191,30 +241,71 @@ class Embedding:
                 f"key {key_text(key)!r} ({entity}) is not in {self.name}@{self.version}"
             )
         query = np.asarray(self._matrix[row], dtype=np.float32)
+        shift = 0.0
+        if relation is not None:
+            moved = self._through(relation, query, entity)
+            query, shift, target = moved.vector, moved.score_shift, target or moved.target
         skip = {int(row)}
         target_entity = target or entity
         if exclude:
             skip |= {int(r) for r in self.rows(exclude, target_entity) if r >= 0}
-        return self._search(query, k, target, skip)
+        return self._search(query, k, target, skip, shift)
+
+    def _through(self, relation: str, query: np.ndarray, entity: str | None) -> RelationQuery:
+        operators = relation_operators(self.version_info.lineage)
+        return relation_query(operators, relation, query, self.metric, entity)
 
     def neighbors_by_vector(
-        self, vector: np.ndarray, k: int = 10, target: str | None = None
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        target: str | None = None,
+        space_id: str | None = None,
+        exclude: Iterable[object] = (),
+        relation: str | None = None,
     ) -> list[Neighbor]:
-        """The ``k`` rows most similar to ``vector``, best first."""
-        return self._search(np.asarray(vector, dtype=np.float32), k, target, set())
+        """The ``k`` rows most similar to ``vector``, best first.
+
+        ``exclude`` drops keys of the ``target`` type; ``relation`` moves the vector (a
+        source of that relation) through its operator first, as :meth:`neighbors` does.
+
+        ``space_id`` is the space the vector came from (its version's ``space_id``); when
+        given and not this version's, :class:`MixedSpacesError` is raised: scores between
+        two spaces mean nothing.
+        """
+        self.check_space(space_id)
+        query = np.asarray(vector, dtype=np.float32)
+        shift = 0.0
+        if relation is not None:
+            if query.shape != (self.dim,):
+                raise ValidationError(
+                    f"query vector has shape {query.shape}, expected ({self.dim},)"
+                )
+            moved = self._through(relation, query, None)
+            query, shift, target = moved.vector, moved.score_shift, target or moved.target
+        skip: set[int] = set()
+        if exclude:
+            if target is None and len(self.table_info.entities) > 1:
+                raise UsageError("exclude= names keys of one entity type: pass target=...")
+            skip = {int(r) for r in self.rows(exclude, target) if r >= 0}
+        return self._search(query, k, target, skip, shift)
 
     def _search(
-        self, query: np.ndarray, k: int, target: str | None, skip: set[int]
+        self, query: np.ndarray, k: int, target: str | None, skip: set[int], shift: float = 0.0
     ) -> list[Neighbor]:
         if k < 1:
             raise ValidationError(f"k must be at least 1, got {k}")
         if query.shape != (self.dim,):
             raise ValidationError(f"query vector has shape {query.shape}, expected ({self.dim},)")
-        rows_range = self._entity_ranges[self._entity_of(target)] if target else None
-        found, scores = self._index.search(query[None, :], k, rows_range, [skip])
+        if target is not None:
+            target = self._entity_of(target)
+        found, scores = search_version(self, query[None, :], k, target, [skip])
+        keys, entities = self.keys, self.entities
+        # model_construct: the fields come from the version itself (str keys and entity
+        # types, float scores); validating them again cost a third of a query's time
         return [
-            Neighbor(entity=self.entities[r], key=self.keys[r], score=float(s))
-            for r, s in zip(found[0], scores[0], strict=True)
+            Neighbor.model_construct(entity=entities[r], key=keys[r], score=s + shift)
+            for r, s in zip(found[0].tolist(), scores[0].tolist(), strict=True)
             if r >= 0
         ]
 
@@ -263,6 +354,11 @@ class Embedding:
     def iter_batches(self, size: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Row batches of the offline file, for tables larger than memory."""
         yield from pq.ParquetFile(self.folder / files.OFFLINE).iter_batches(batch_size=size)
+
+    def row_attributes(self) -> pd.DataFrame | None:
+        """Per-row attributes published with this version (entity, key, then e.g.
+        ``folded`` and ``support`` of a fold-in), in row order; None when it has none."""
+        return files.read_row_attributes(self.folder)
 
     def labels(self) -> Labels | None:
         """The labels published with this version (for benchmarks), if any."""

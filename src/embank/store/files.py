@@ -50,6 +50,7 @@ __all__ = [
     "read_labels",
     "read_manifest",
     "read_offline",
+    "read_row_attributes",
     "sha256_file",
     "stored_input_files",
     "verify_manifest",
@@ -62,6 +63,8 @@ ONLINE_KEYS = "online.keys.arrow"
 ONLINE_VECTORS = "online.vectors.npy"
 ATTRIBUTES = "attributes.parquet"
 HOLDOUT = "holdout.parquet"
+#: per-row attributes in row order (entity, key, e.g. folded, support): see write_version_files
+ROW_ATTRIBUTES = "row_attributes.parquet"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 _HASH_ROWS = 1 << 20
@@ -180,16 +183,23 @@ def write_version_files(
     holdout: pd.DataFrame | None,
     meta: dict[str, Any],
     inputs: BenchmarkInputs | None = None,
+    row_attributes: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write every file of a version into ``folder``, manifest last; returns the manifest,
     which holds the rows' :func:`content_hash` as ``content_hash``.
 
     ``table`` is a sorted :class:`VectorTable` or a :class:`SortedRows`. ``inputs`` adds
     the benchmark inputs beyond labels and hold-out (metadata, graph, interactions), so the
-    version's benchmarks can be re-run without the sources.
+    version's benchmarks can be re-run without the sources. ``row_attributes`` (entity,
+    key, then one column per attribute) goes into ``row_attributes.parquet`` in row order;
+    rows it lacks get nulls.
     """
     rows = table if isinstance(table, SortedRows) else SortedRows.presorted(table)
     sha, content = _write_rows(folder, rows)
+    if row_attributes is not None:
+        faults.point("publish:write:" + ROW_ATTRIBUTES)
+        _write_row_attributes(folder / ROW_ATTRIBUTES, rows, row_attributes)
+        sha[ROW_ATTRIBUTES] = sha256_file(folder / ROW_ATTRIBUTES)
     if labels is not None and len(labels.pairs):
         faults.point("publish:write:" + ATTRIBUTES)
         pairs = labels.pairs.sort_values(["key", "label"], kind="stable")
@@ -305,6 +315,26 @@ def _write_rows(folder: Path, rows: SortedRows) -> tuple[dict[str, str], str]:
         offline.close()
     sha[OFFLINE] = sha256_file(folder / OFFLINE)
     return sha, digest.hexdigest()
+
+
+def _write_row_attributes(path: Path, rows: SortedRows, attributes: pd.DataFrame) -> None:
+    """``attributes`` matched to the stored rows by (entity, key), so a row id indexes it
+    as it indexes every other file of the version."""
+    stored = pd.DataFrame(
+        {
+            "entity": rows.entities.to_numpy(zero_copy_only=False).astype(str),
+            "key": rows.keys.to_numpy(zero_copy_only=False).astype(str),
+        }
+    )
+    given = attributes.astype({"entity": str, "key": str}).drop_duplicates(["entity", "key"])
+    merged = stored.merge(given, on=["entity", "key"], how="left", sort=False)
+    pq.write_table(pa.Table.from_pandas(merged, preserve_index=False), path)
+
+
+def read_row_attributes(folder: Path) -> pd.DataFrame | None:
+    """The version's per-row attributes (entity, key, ...) in row order, or None."""
+    path = folder / ROW_ATTRIBUTES
+    return pq.read_table(path).to_pandas() if path.exists() else None
 
 
 def _write_keys(folder: Path, keys: pa.Table) -> str:

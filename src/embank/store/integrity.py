@@ -4,9 +4,10 @@
 what it promises is there: version numbers 1..n per table, every alias on an existing
 version and its last history row, ``latest`` on the newest version, each version's folder
 in the offline store with a manifest that matches its registry row and (``deep``) files
-that match the manifest's sha256, and its online copy complete and equal to
-``vectors.parquet`` on a sample of keys. What no row references (a crashed or running
-publish) is listed as leftovers for ``embank gc``, not as a problem.
+that match the manifest's sha256, its online copy complete and equal to
+``vectors.parquet`` on a sample of keys, and each artifact folder (an ANN index) in the
+offline store with (``deep``) files that match its own manifest. What no row references
+(a crashed or running publish) is listed as leftovers for ``embank gc``, not a problem.
 
 :func:`rebuild_online` (``embank online rebuild``) writes versions into the online store
 again from their offline files, then compares a sample of keys bit for bit.
@@ -28,6 +29,7 @@ from embank.errors import EmbankError, StorageError
 from embank.names import LATEST, TableRef, parse_ref
 from embank.progress import NullProgress, Progress
 from embank.store import files
+from embank.store.artifacts import ARTIFACT_PATH, artifact_rows
 from embank.store.backends import redact
 from embank.store.models import CheckProblem, CheckResult, RebuildResult
 
@@ -84,8 +86,13 @@ def check_bank(bank: Bank, *, deep: bool = True, sample: int = 100) -> CheckResu
                         version.storage_path,
                     )
                 rows.append((table, version, embedding))
+        indexed = artifact_rows(conn)
+        names = {table.id: table.name for table in tables}
     referenced = {version.storage_path for _, version, _ in rows}
+    referenced |= {row.path for row in indexed}
     stored = {item.name: item for item in bank.offline.list()}
+    for row in indexed:
+        _check_artifact(bank, row, stored, deep, _reporter(problems, names.get(row.table_id, "?")))
     for table, version, embedding in rows:
         say = _reporter(problems, table.name, version.number)
         path = version.storage_path
@@ -137,6 +144,29 @@ def _check_version(
         online_parity(embedding, sample)
     except (EmbankError, OSError) as exc:
         say(str(exc))
+
+
+def _check_artifact(
+    bank: Bank, row: sa.Row, stored: dict[str, object], deep: bool, say: Callable[..., None]
+) -> None:
+    """An artifact's folder (an ANN index) is in the offline store and, ``deep``, its files
+    match its own manifest."""
+    number = row.version_number
+    if not ARTIFACT_PATH.match(row.path):
+        say(f"{row.kind} artifact path {row.path!r} is outside the bank", number)
+        return
+    if row.path not in stored:
+        say(f"its {row.kind} folder {row.path} is missing from the offline store", number)
+        return
+    if not deep:
+        return
+    try:
+        bad = files.verify_manifest(bank.offline.local_folder(row.path))
+    except (EmbankError, OSError) as exc:
+        say(f"its {row.kind} folder {row.path}: {exc}", number)
+        return
+    if bad:
+        say(f"{row.kind} file(s) {', '.join(bad)} differ from their manifest's sha256", number)
 
 
 def online_parity(embedding: Embedding, sample: int = 1000, seed: int = 0) -> int:

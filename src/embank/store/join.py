@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from embank.errors import NotFoundError, UsageError, ValidationError
+from embank.errors import MixedSpacesError, NotFoundError, UsageError, ValidationError
 from embank.names import LATEST, check_alias, check_table_name, key_text
 from embank.store.schema import alias_history
 
@@ -122,7 +122,7 @@ def join(
     spaces = {number: versions[number].space_id for number in used}
     if len(set(spaces.values())) > 1 and not allow_mixed_spaces:
         listed = ", ".join(f"{table}@{n} (space {s})" for n, s in spaces.items())
-        raise ValidationError(
+        raise MixedSpacesError(
             f"the rows' times fall under versions of several spaces, whose vectors are not "
             f"comparable: {listed}; pass allow_mixed_spaces=True to take each row's version "
             "anyway, or restrict the frame to one version's time window"

@@ -21,8 +21,10 @@ __all__ = [
     "CompareResult",
     "EditResult",
     "FigureInfo",
+    "LastRefresh",
     "Neighbor",
     "RebuildResult",
+    "ResolvedVersion",
     "ShowResult",
     "StatusResult",
     "TableInfo",
@@ -32,6 +34,17 @@ __all__ = [
 
 class _Info(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class LastRefresh(_Info):
+    """The outcome of a table's last ``embank refresh``, from the audit log."""
+
+    outcome: str = Field(
+        description="published, unchanged, gate_failed, ... as the refresh recorded it; "
+        "unknown when the table was never refreshed (or the record says nothing)."
+    )
+    at: dt.datetime | None = Field(None, description="When it finished.")
+    version: int | None = Field(None, description="The version it published or kept.")
 
 
 class TableInfo(_Info):
@@ -47,6 +60,14 @@ class TableInfo(_Info):
     latest_version: int | None = Field(None, description="The version 'latest' points to.")
     aliases: dict[str, int] = Field(default_factory=dict, description="Alias -> version.")
     n_versions: int = Field(0, description="How many versions were published.")
+    latest_published_at: dt.datetime | None = Field(
+        None,
+        description="When the version 'latest' names was published; the table's age is the "
+        "time since (listings only: ls, search, GET /tables).",
+    )
+    last_refresh: LastRefresh | None = Field(
+        None, description="The table's last refresh and its outcome (listings only)."
+    )
 
 
 class VersionInfo(_Info):
@@ -83,6 +104,18 @@ class FigureInfo(_Info):
         1, description="Benchmark run of the version: 1 at publish, then one per re-run."
     )
     created_at: dt.datetime | None = Field(None, description="When the figure was computed.")
+
+
+class ResolvedVersion(_Info):
+    """Which version a reference names right now (one cheap registry read)."""
+
+    table: str = Field(description="Table name, namespace/name.")
+    number: int = Field(description="Version number.")
+    version_id: str = Field(description="The version's unique folder name: what caches key on.")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.table}@{self.number}"
 
 
 class ShowResult(_Info):

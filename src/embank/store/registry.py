@@ -9,6 +9,7 @@ allocated inside the committing transaction, which takes the registry's write lo
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,10 +61,24 @@ class Registry:
         self.url = normalise_url(url)
         self.dialect = dialect_for(self.url)
         self.engine = self.dialect.make_engine(self.url)
+        self._watcher: Any = None
+        self._watcher_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the pooled connections."""
         self.engine.dispose()
+        if self._watcher:
+            self._watcher.close()
+            self._watcher = None
+
+    def change_token(self) -> int | None:
+        """A value that changes whenever anything commits to the registry (any process),
+        or None when the database offers no cheap way to tell (PostgreSQL)."""
+        if self._watcher is None:
+            with self._watcher_lock:
+                if self._watcher is None:
+                    self._watcher = self.dialect.change_watcher(self.url) or False
+        return self._watcher() if self._watcher else None
 
     # -- schema -----------------------------------------------------------------------
 
@@ -187,6 +202,18 @@ class Registry:
         if version is None:
             raise NotFoundError(f"table {ref.table!r} has no version {number}")
         return table, version
+
+    def locate(self, conn: sa.Connection, ref: TableRef) -> tuple[str, int, str] | None:
+        """(table name, version number, storage path) of what ``ref`` names, in one prebuilt
+        statement (~0.15 ms on SQLite, against ~0.8 ms for :meth:`resolve`'s three): the
+        server resolves every request afresh. None when nothing matches; :meth:`resolve`
+        then says what is missing."""
+        if ref.version is not None:
+            row = conn.execute(_LOCATE_NUMBER, {"name": ref.table, "number": ref.version}).first()
+        else:
+            alias = ref.alias or LATEST
+            row = conn.execute(_LOCATE_ALIAS, {"name": ref.table, "alias": alias}).first()
+        return None if row is None else (row.name, int(row.number), row.storage_path)
 
     def aliases_of(self, conn: sa.Connection, table_id: int) -> dict[str, int]:
         rows = conn.execute(
@@ -459,3 +486,23 @@ class Registry:
     @staticmethod
     def utc(value: dt.datetime | None) -> dt.datetime | None:
         return _utc(value)
+
+
+_LOCATED = (tables.c.name, versions.c.number, versions.c.storage_path)
+_LOCATE_ALIAS = (
+    sa.select(*_LOCATED)
+    .select_from(
+        tables.join(aliases, aliases.c.table_id == tables.c.id).join(
+            versions,
+            sa.and_(
+                versions.c.table_id == tables.c.id, versions.c.number == aliases.c.version_number
+            ),
+        )
+    )
+    .where(tables.c.name == sa.bindparam("name"), aliases.c.name == sa.bindparam("alias"))
+)
+_LOCATE_NUMBER = (
+    sa.select(*_LOCATED)
+    .select_from(tables.join(versions, versions.c.table_id == tables.c.id))
+    .where(tables.c.name == sa.bindparam("name"), versions.c.number == sa.bindparam("number"))
+)

@@ -17,7 +17,6 @@ from embank.data.graph import Labels
 from embank.errors import UsageError
 from embank.pipeline import run_spec
 from embank.report.compare import compare_versions, format_delta, format_value
-from embank.serve.artifacts import get_artifact
 from embank.serve.maps import MAP_KIND, build_map, stored_map
 from embank.serve.overlap import neighbour_overlap
 from embank.spec.load import load_spec
@@ -77,7 +76,7 @@ def test_keys_by_prefix_refuses_bad_requests(client, params, status):
 
 
 def test_a_map_is_drawn_on_first_ask_then_served_as_stored(client, bank):
-    assert get_artifact(bank, "demo/users", 2, MAP_KIND) is None
+    assert bank.get_artifact("demo/users", 2, MAP_KIND) is None
     first = client.get("/tables/demo/users/versions/latest/map")
     assert first.status_code == 200 and first.headers["X-Embank-Version"] == "demo/users@2"
     body = first.json()

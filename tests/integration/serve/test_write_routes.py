@@ -252,9 +252,25 @@ def test_bad_uploads_are_422_and_publish_nothing(client, bank, settings, case):
     assert list(Path(settings.upload_dir).iterdir()) == []  # the upload is removed
 
 
+def test_publish_with_opt_in_dedupe_keeps_the_last_row_of_a_repeated_key(client, bank):
+    entities, keys, vectors = _users()
+    keys = [*keys[:-1], keys[0]]  # the last row repeats the first key
+    response = _upload(client, _arrow(entities, keys, vectors), params={"duplicates": "last"})
+    assert response.status_code == 201, response.text
+    emb = bank.get("demo/users@3")
+    assert emb.n_rows == 59
+    np.testing.assert_array_equal(emb.vectors([keys[0]])[0], np.float32(vectors[-1]))
+    assert response.json()["version"]["lineage"]["duplicates_dropped"]["rows"] == 1
+
+
 @pytest.mark.parametrize(
     "params",
-    [{"aliases": ["latest"]}, {"aliases": ["Bad Alias"]}, {"metric": "euclid"}],
+    [
+        {"aliases": ["latest"]},
+        {"aliases": ["Bad Alias"]},
+        {"metric": "euclid"},
+        {"duplicates": "keep"},
+    ],
 )
 def test_bad_publish_params_are_422(client, bank, params):
     before = _state(bank)

@@ -295,3 +295,27 @@ def test_schema_is_migrated_and_matches_models(tmp_path):
     with bank.registry.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": "schema_version"})
         assert compare_metadata(context, metadata) == []
+
+
+def test_resolve_sees_every_commit_of_another_bank_object_at_once(tmp_path):
+    """Bank.resolve remembers answers until the SQLite registry's data_version moves:
+    a publish or an alias move through another connection is seen by the next call."""
+    reader = embank.open(tmp_path)
+    writer = embank.open(tmp_path)
+    writer.publish("demo/t", _table(seed=1))
+    assert reader.resolve("demo/t").number == 1
+    token = reader.registry.change_token()
+    assert reader.registry.change_token() == token  # nothing committed: same value
+    assert reader.resolve("demo/t").number == 1  # answered from memory
+    writer.publish("demo/t", _table(seed=2))
+    assert reader.registry.change_token() != token
+    assert reader.resolve("demo/t").number == 2
+    writer.set_alias("demo/t@1", "production")
+    assert reader.resolve("demo/t@production").number == 1
+    writer.set_alias("demo/t@2", "production")
+    resolved = reader.resolve("demo/t@production")
+    assert (resolved.number, resolved.version_id) == (2, writer.get("demo/t@2").version_id)
+    with pytest.raises(NotFoundError, match="no alias 'staging'"):
+        reader.resolve("demo/t@staging")
+    with pytest.raises(NotFoundError, match="no version 9"):
+        reader.resolve("demo/t@9")

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import embank
-from embank.errors import NotFoundError, UsageError, ValidationError
+from embank.errors import MixedSpacesError, NotFoundError, UsageError, ValidationError
 from embank.store.join import JoinSummary
 from embank.store.schema import alias_history, versions
 from embank.vector_table import VectorTable
@@ -125,13 +125,14 @@ def test_null_times_and_keys_are_counted(bank, caplog):
 
 def test_mixed_spaces_refused_unless_allowed(bank):
     frame = pd.DataFrame({"k": ["u1", "u2", "u3"], "ts": [T1 + DAY, T2 + DAY, T3 + DAY]})
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(MixedSpacesError) as caught:  # a ValidationError, 409 over HTTP
         bank.join(frame, key="k", at="ts", table="demo/t")
     message = str(caught.value)
     assert "allow_mixed_spaces=True" in message
     for number in (1, 2, 3):
         assert f"demo/t@{number} (space {bank.get(f'demo/t@{number}').space_id})" in message
-    assert caught.value.exit_code == 2 and caught.value.http_status == 422
+    assert isinstance(caught.value, ValidationError)
+    assert caught.value.exit_code == 2 and caught.value.http_status == 409
     out = bank.join(frame, key="k", at="ts", table="demo/t", allow_mixed_spaces=True)
     assert out["version"].tolist() == [1, 2, 3]
 

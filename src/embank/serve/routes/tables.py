@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 
 from embank.serve.discovery import keys_with_prefix, matching_tables
+from embank.serve.drift import drift_by_version
 from embank.serve.errors import ERROR_RESPONSES
 from embank.serve.models import KeysResult, MapResult, TableDetail
 from embank.serve.routes._common import served_headers, table_name
@@ -35,11 +36,17 @@ def list_tables(
 
 @router.get("/tables/{ns}/{name}", response_model=TableDetail, responses=ERROR_RESPONSES["read"])
 def table_detail(ns: str, name: str, service: Service = Depends(get_service)) -> TableDetail:
-    """A table: every version with its aliases and lineage, and the latest figures."""
+    """A table: every version with its aliases and lineage, the latest figures, and each
+    refreshed version's drift from the one before."""
     full = table_name(ns, name)
     versions = service.bank.versions(full)
     latest = service.bank.show(full)
-    return TableDetail(table=latest.table, versions=versions, benchmarks=latest.benchmarks)
+    return TableDetail(
+        table=latest.table,
+        versions=versions,
+        benchmarks=latest.benchmarks,
+        drift=drift_by_version(service.bank, full, versions),
+    )
 
 
 @router.get(

@@ -6,8 +6,11 @@ Each answer names the version it served, in the ``X-Embank-Version`` (``NAME@N``
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from embank.errors import ValidationError
 from embank.serve import formats
@@ -16,8 +19,18 @@ from embank.serve.limits import check_cap
 from embank.serve.models import LookupRequest, LookupResult, NeighborsRequest, NeighborsResult
 from embank.serve.routes._common import checked_keys, served_headers, table_name
 from embank.serve.service import Service, get_service
+from embank.store.embedding import Embedding
 
 router = APIRouter(tags=["vectors"])
+
+SpaceQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="The space the caller's vectors are from; 409 when the answering "
+        "version is in another (also accepted in the body).",
+    ),
+]
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
@@ -35,17 +48,38 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
         **ERROR_RESPONSES["vectors"],
     },
 )
-def lookup(
+async def lookup(
     ns: str,
     name: str,
     body: LookupRequest,
     request: Request,
     service: Service = Depends(get_service),
+    space_id: SpaceQuery = None,
 ) -> Response:
     """The vectors of up to ``max_batch_keys`` keys (10,000 by default), in the order asked."""
     check_cap(len(body.keys), service.settings.max_batch_keys, "the number of keys")
     keys = checked_keys(body.keys)
-    embedding = service.embedding(table_name(ns, name), body.version)
+    full = table_name(ns, name)
+    accept = request.headers.get("accept")
+    space = space_id if space_id is not None else body.space_id
+    # A version already open in a bank of local files answers on the event loop (memory-
+    # mapped rows, ~10 µs a key); anything that may wait on I/O (opening a version, a
+    # remote registry or Redis) runs in a worker thread.
+    embedding = service.open_embedding(full, body.version)
+    if embedding is not None:
+        return _lookup_answer(embedding, body, keys, space, accept)
+    embedding = await run_in_threadpool(service.embedding, full, body.version)
+    return await run_in_threadpool(_lookup_answer, embedding, body, keys, space, accept)
+
+
+def _lookup_answer(
+    embedding: Embedding,
+    body: LookupRequest,
+    keys: list[str],
+    space_id: str | None,
+    accept: str | None,
+) -> Response:
+    embedding.check_space(space_id)
     vectors = embedding.vectors(keys, entity=body.entity, missing="nan")
     found = ~np.isnan(vectors[:, 0])  # stored vectors are finite: NaN marks a missing key
     meta = {
@@ -57,7 +91,7 @@ def lookup(
         "keys": keys,
     }
     headers = served_headers(embedding)
-    media = formats.choose_format(request.headers.get("accept"))
+    media = formats.choose_format(accept)
     if media == formats.ARROW_STREAM:
         content = formats.encode_arrow(meta, vectors, found)
     elif media == formats.OCTET_STREAM:
@@ -84,6 +118,7 @@ def neighbors(
     body: NeighborsRequest,
     response: Response,
     service: Service = Depends(get_service),
+    space_id: SpaceQuery = None,
 ) -> NeighborsResult:
     """The ``k`` nearest rows to a key or a vector (``k`` up to ``max_k``, 1,000 by default)."""
     settings = service.settings
@@ -93,11 +128,18 @@ def neighbors(
         raise ValidationError("give exactly one of 'key' and 'vector'")
     exclude = checked_keys(body.exclude)
     embedding = service.embedding(table_name(ns, name), body.version)
+    # a vector, or a key whose results the caller will mix with vectors it holds
+    embedding.check_space(space_id if space_id is not None else body.space_id)
     key = None
     if body.key is not None:
         (key,) = checked_keys([body.key])
         found = embedding.neighbors(
-            key, k=body.k, entity=body.entity, target=body.target, exclude=exclude
+            key,
+            k=body.k,
+            entity=body.entity,
+            target=body.target,
+            exclude=exclude,
+            relation=body.relation,
         )
     else:
         with np.errstate(over="ignore"):  # too large for float32: inf, refused below
@@ -107,7 +149,9 @@ def neighbors(
         if embedding.metric == "cosine" and not vector.any():
             raise ValidationError("a zero vector has no cosine similarity")
         skip = set(exclude)
-        found = embedding.neighbors_by_vector(vector, k=body.k + len(skip), target=body.target)
+        found = embedding.neighbors_by_vector(
+            vector, k=body.k + len(skip), target=body.target, relation=body.relation
+        )
         if skip:
             found = [
                 n

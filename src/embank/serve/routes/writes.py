@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 
 from embank.names import check_alias
 from embank.serve import formats
-from embank.serve.admin import move_alias
 from embank.serve.auth import require_token
 from embank.serve.errors import ERROR_RESPONSES
 from embank.serve.limits import receive_upload
@@ -52,6 +51,9 @@ async def publish(
         None, description="Aliases to move to the new version, besides latest (repeatable)."
     ),
     entity: str | None = Query(None, description="Entity type of every row, if no column."),
+    duplicates: Literal["error", "first", "last"] = Query(
+        "error", description="Repeated keys: refuse (422), or keep each key's first/last row."
+    ),
     service: Service = Depends(get_service),
 ) -> JSONResponse:
     """Publish the uploaded rows as the next version; answers its ``show`` (201).
@@ -77,6 +79,7 @@ async def publish(
             tags=tags,
             aliases=aliases or (),
             actor=ACTOR,
+            duplicates=duplicates,
         )
     finally:
         path.unlink(missing_ok=True)
@@ -97,5 +100,5 @@ def put_alias(
     """Point ``alias`` at a version (``latest`` moves only by publish); recorded in the
     alias history and the audit log."""
     full = table_name(ns, name)
-    previous = move_alias(service.bank, full, alias, body.version, actor=ACTOR)
-    return AliasMoved(table=full, alias=alias, version=body.version, previous=previous)
+    moved = service.bank.set_alias(f"{full}@{body.version}", alias, actor=ACTOR)
+    return AliasMoved(table=full, alias=alias, version=moved.version, previous=moved.previous)

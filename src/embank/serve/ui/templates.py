@@ -287,12 +287,47 @@ TABLE = """\
       <td class="rows">{{ "{:,}".format(v.info.n_rows) }}</td>
       <td class="left">{{ v.algorithm or "–" }}</td>
       <td class="left">{{ v.info.created_by }}</td>
-      <td class="left"><code title="{{ v.info.space_id }}">{{ v.info.space_id[:8] }}</code></td>
+      <td class="left"><code title="{{ v.info.space_id }}">{{ v.info.space_id[:8] }}</code>
+        {%- if v.info.number in space_changed %} <span class="chip warn new-space"
+          title="a new space: vectors of earlier versions are not comparable with these">
+          new space</span>{% endif %}</td>
     </tr>
     {% endfor %}
     </tbody>
   </table>
 </section>
+
+{% if drift_rows %}
+<h2 class="section" id="drift-h">Drift from the previous version</h2>
+<section class="card scroll" aria-labelledby="drift-h">
+  <table class="drift">
+    <caption>How far each refreshed version moved from the one before, newest first:
+      key coverage, neighbour overlap@10, cosine distance of each key's vector to its
+      previous one (after alignment), the alignment's relative residual, and whether the
+      space was kept</caption>
+    <thead><tr>
+      <th scope="col">version</th><th scope="col">from</th>
+      {% for heading, figure, tip in drift_columns %}
+      <th scope="col" title="{{ tip or figure }}" data-figure="{{ figure }}">{{ heading }}</th>
+      {%- endfor %}
+      <th scope="col" title="relative Procrustes residual">residual</th>
+      <th scope="col" class="left">space</th>
+    </tr></thead>
+    <tbody>
+    {% for d in drift_rows %}
+    <tr data-version="{{ d.version }}">
+      <td>v{{ d.version }}</td>
+      <td>{% if d.previous %}v{{ d.previous }}{% else %}–{% endif %}</td>
+      {% for value in d["values"] %}<td>{{ value }}</td>{% endfor %}
+      <td>{{ d.residual }}</td>
+      <td class="left">{% if d.space_changed %}<span class="chip warn">{{ d.space }}</span>
+        {%- else %}<span class="chip neutral">{{ d.space }}</span>{% endif %}</td>
+    </tr>
+    {% endfor %}
+    </tbody>
+  </table>
+</section>
+{% endif %}
 
 <h2 class="section" id="lineage-h">Lineage</h2>
 <section class="card" aria-labelledby="lineage-h">
@@ -454,7 +489,7 @@ COMPARE = """\
 <h1>Compare</h1>
 <p class="lede">Two versions of one table, or two tables: their benchmark figures side by
   side with deltas, and for versions of one table how many of each key's nearest
-  neighbours stayed the same.</p>
+  neighbours stayed the same and how far its vector drifted.</p>
 <form class="card filters" method="get" action="/compare" aria-label="Choose what to compare">
   {% for side in pickers %}
   <div class="field grow">
@@ -534,6 +569,29 @@ COMPARE = """\
 </section>
 {% elif same_table is false %}
 <p class="note">Neighbours are compared only between versions of one table.</p>
+{% endif %}
+
+{% if diff %}
+<h2 class="section" id="diff-h">Drift between them</h2>
+<section class="card scroll" aria-labelledby="diff-h">
+  <table class="drift">
+    <caption>B measured against A, as <code>embank diff A B</code> and
+      <code>GET /tables/&hellip;/diff</code> measure it: key coverage, the median share of
+      each key's 10 nearest neighbours kept
+      {%- if diff.n_queries %} ({{ "{:,}".format(diff.n_queries | int) }} shared keys drawn
+      with seed {{ diff.seed }}){% endif %}, and the cosine distance of each shared key's
+      vector to its vector in A after rotating B onto A
+      {%- if diff.same_space %} (same space){% else %} (different spaces){% endif %}</caption>
+    <thead><tr>
+      {% for heading, figure, tip in diff.columns %}
+      <th scope="col" title="{{ tip or figure }}" data-figure="{{ figure }}">{{ heading }}</th>
+      {%- endfor %}
+    </tr></thead>
+    <tbody><tr>
+      {% for value in diff["values"] %}<td>{{ value }}</td>{% endfor %}
+    </tr></tbody>
+  </table>
+</section>
 {% endif %}
 
 <h2 class="section">Benchmarks</h2>

@@ -2,7 +2,8 @@
 
 Pages read the registry (and a version's stored map), never a version's rows, so a page
 costs the same for a table of a hundred rows as for one of a million. The neighbour
-explorer and the compare page's neighbour overlap do read rows, as the API does.
+explorer and the compare page's neighbour overlap and drift do read rows, as the API
+does (memoised per pair of versions, which never change).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from embank.report.compare import (
     format_value,
     short_name,
 )
-from embank.serve.admin import resolve_version
+from embank.serve.diff import served_diff
 from embank.serve.discovery import headline_figure, keys_with_prefix, matching_tables
 from embank.serve.maps import stored_map_at
 from embank.serve.overlap import NeighbourOverlap, neighbour_overlap
 from embank.serve.service import Service
+from embank.serve.ui.drift_section import diff_section, drift_section
 from embank.store.models import CompareFigure, CompareResult, TableInfo, VersionInfo
 
 __all__ = [
@@ -133,7 +135,7 @@ def catalog_page(
 
 def table_page(service: Service, name: str, ref: str | None, base_url: str) -> dict[str, Any]:
     bank = service.bank
-    selected = resolve_version(bank, f"{name}@{ref}" if ref else name)
+    selected = bank.resolve(f"{name}@{ref}" if ref else name)
     shown = bank.show(selected.ref)
     table = shown.table
     versions = bank.versions(name)
@@ -159,6 +161,7 @@ def table_page(service: Service, name: str, ref: str | None, base_url: str) -> d
         "explore_url": f"{table_url(name)}/explore",
         "compare_url": _compare_url(name, versions),
         "snippets": _snippets(service, table, example, base_url),
+        **drift_section(bank, name, versions),
     }
 
 
@@ -467,6 +470,7 @@ def compare_page(service: Service, a: str | None, b: str | None) -> dict[str, An
         "result": None,
         "error": None,
         "overlap": None,
+        "diff": None,
         "same_table": None,
     }
     if not a or not b:
@@ -482,6 +486,11 @@ def compare_page(service: Service, a: str | None, b: str | None) -> dict[str, An
         )
         context["overlap"] = overlap
         context["hist"] = _histogram(overlap)
+        # the API's diff, from the same per-version cache: one measurement serves both
+        diff = served_diff(
+            service, f"{first.table}@{first.version}", f"{second.table}@{second.version}"
+        )
+        context["diff"] = diff_section(diff)
     return context
 
 
@@ -490,7 +499,7 @@ def _pinned(service: Service, ref: str | None) -> str | None:
     if not ref:
         return None
     try:
-        return resolve_version(service.bank, ref).ref
+        return service.bank.resolve(ref).ref
     except EmbankError:  # the comparison below says what is wrong with it
         return ref
 

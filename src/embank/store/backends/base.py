@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from embank.vector_table import VectorTable
 
 __all__ = [
+    "ChangeWatcher",
     "OfflineStore",
     "OnlineReader",
     "OnlineStore",
@@ -69,6 +70,20 @@ class RegistryDialect(Protocol):
     def exists(self, url: str) -> bool:
         """Whether the database ``url`` names is there, without creating it."""
         ...
+
+    def change_watcher(self, url: str) -> ChangeWatcher | None:
+        """A cheap counter that changes whenever a transaction commits (in any process), or
+        None when the database offers none; lets readers cache what they resolved until
+        the registry changes."""
+        ...
+
+
+class ChangeWatcher(Protocol):
+    def __call__(self) -> int:
+        """A value that differs from the last one read iff something committed since."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @runtime_checkable

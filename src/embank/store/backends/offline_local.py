@@ -1,4 +1,5 @@
-"""The local offline store (a folder): ``data/<ns>/<name>/<uuid>/`` beside ``_staging/``.
+"""The local offline store (a folder): ``data/<ns>/<name>/<uuid>/`` beside ``_staging/``
+(and ``indexes/<ns>/<name>/<uuid>/``, the folders of ANN indexes).
 
 A version is written into ``_staging/<uuid>/`` and renamed into place (one atomic rename
 on one disk), so the store never holds half a folder under its final name.
@@ -14,9 +15,10 @@ from embank.errors import StorageError
 from embank.store import files
 from embank.store.backends.base import StoredItem
 
-__all__ = ["DATA", "STAGING", "LocalOffline"]
+__all__ = ["DATA", "INDEXES", "STAGING", "LocalOffline"]
 
 DATA = "data"
+INDEXES = "indexes"
 STAGING = "_staging"
 
 
@@ -43,14 +45,13 @@ class LocalOffline:
         return self.folder(name)
 
     def list(self) -> list[StoredItem]:
-        data = self.root / DATA
-        if not data.exists():
-            return []
         items = []
-        for folder in data.glob("*/*/*"):
-            if folder.is_dir():
-                relative = folder.relative_to(self.root).as_posix()
-                items.append(StoredItem(relative, folder, folder.stat().st_mtime))
+        # version folders, and artifact folders (ANN indexes) that live beside them
+        for top in (DATA, INDEXES):
+            for folder in (self.root / top).glob("*/*/*"):
+                if folder.is_dir():
+                    relative = folder.relative_to(self.root).as_posix()
+                    items.append(StoredItem(relative, folder, folder.stat().st_mtime))
         return items
 
     def delete(self, name: str) -> None:

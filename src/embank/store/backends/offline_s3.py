@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from embank.errors import StorageError, UsageError
 from embank.store import faults, files
+from embank.store.backends import cache as version_cache
 from embank.store.backends.base import StoredItem
 
 __all__ = ["S3Offline", "cache_root"]
@@ -38,6 +39,7 @@ _OPTIONS = ("endpoint_override", "region", "request_timeout", "connect_timeout")
 _CHUNK_BYTES = 8 << 20
 _IN_FLIGHT_BYTES = 64 << 20
 _DATA = "data"
+_INDEXES = "indexes"
 
 
 def cache_root() -> Path:
@@ -104,7 +106,8 @@ class S3Offline:
 
     def put(self, staging: Path, name: str) -> None:
         target = f"{self.base}/{name}"
-        names = sorted(p.name for p in staging.iterdir() if p.is_file())
+        # relative names: an index folder holds one sub-folder per entity type
+        names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         first = [n for n in names if n != files.MANIFEST]
         with ThreadPoolExecutor(_THREADS) as pool:
             list(pool.map(lambda n: self._upload(staging / n, f"{target}/{n}"), first))
@@ -117,6 +120,7 @@ class S3Offline:
     def local_folder(self, name: str) -> Path:
         cached = self.cache / name
         if (cached / files.MANIFEST).exists():
+            version_cache.touch(cached)  # its last use, for least-recently-used eviction
             return cached  # complete copies only ever appear by rename
         source = f"{self.base}/{name}"
         download = self.cache / "_download" / uuid.uuid4().hex
@@ -125,6 +129,8 @@ class S3Offline:
             self._download(f"{source}/{files.MANIFEST}", download / files.MANIFEST)
             manifest = json.loads((download / files.MANIFEST).read_text())
             entries = manifest["files"]
+            for entry in entries:
+                (download / entry).parent.mkdir(parents=True, exist_ok=True)
             with ThreadPoolExecutor(_THREADS) as pool:
                 list(pool.map(lambda n: self._download(f"{source}/{n}", download / n), entries))
             bad = [n for n, e in entries.items() if files.sha256_file(download / n) != e["sha256"]]
@@ -144,19 +150,33 @@ class S3Offline:
             raise StorageError(f"could not read s3://{source}: {exc}") from None
         finally:
             shutil.rmtree(download, ignore_errors=True)
+        self.prune_cache(keep=cached)
         return cached
+
+    def prune_cache(
+        self, max_bytes: int | None = None, keep: Path | None = None
+    ) -> list[version_cache.CachedVersion]:
+        """Evict least recently used version copies beyond ``max_bytes`` (default:
+        ``$EMBANK_CACHE_MAX_BYTES``; nothing happens when neither is set)."""
+        limit = max_bytes if max_bytes is not None else version_cache.max_cache_bytes()
+        if limit is None:
+            return []
+        return version_cache.prune(self.cache, limit, keep=keep)
 
     def list(self) -> list[StoredItem]:
         from pyarrow import fs as pafs
 
-        selector = pafs.FileSelector(f"{self.base}/{_DATA}", recursive=True, allow_not_found=True)
         newest: dict[str, float] = {}
-        for info in self.fs.get_file_info(selector):
+        infos = []
+        for top in (_DATA, _INDEXES):  # version folders, and the ANN indexes beside them
+            selector = pafs.FileSelector(f"{self.base}/{top}", recursive=True, allow_not_found=True)
+            infos += self.fs.get_file_info(selector)
+        for info in infos:
             if info.type != pafs.FileType.File:
                 continue
             relative = info.path[len(self.base) + 1 :].split("/")
             if len(relative) < 5:
-                continue  # not data/<ns>/<name>/<uuid>/<file>
+                continue  # not data|indexes/<ns>/<name>/<uuid>/<file>
             name = "/".join(relative[:4])
             mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
             newest[name] = max(newest.get(name, 0.0), mtime)

@@ -15,12 +15,20 @@ A lock not had in time, a serialization failure or a deadlock is a :class:`Confl
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["LOCK_TIMEOUT_S", "PostgresDialect", "SqliteDialect", "normalise_url"]
+__all__ = [
+    "LOCK_TIMEOUT_S",
+    "PostgresDialect",
+    "SqliteDataVersion",
+    "SqliteDialect",
+    "normalise_url",
+]
 
 LOCK_TIMEOUT_S = 60
 
@@ -31,6 +39,24 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+class SqliteDataVersion:
+    """``PRAGMA data_version`` on a connection of its own, which never writes: its value
+    changes whenever any other connection (of any process) commits to the database. ~20 µs,
+    against ~0.3 ms for a query through a pooled connection."""
+
+    def __init__(self, database: str) -> None:
+        self._conn = sqlite3.connect(database, check_same_thread=False, timeout=LOCK_TIMEOUT_S)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
 
 
 class SqliteDialect:
@@ -57,6 +83,12 @@ class SqliteDialect:
 
     def lock(self, conn: sa.Connection) -> None:
         """Nothing more: ``BEGIN IMMEDIATE`` took the lock."""
+
+    def change_watcher(self, url: str) -> SqliteDataVersion | None:
+        database = sa.make_url(url).database
+        if not database or database == ":memory:":
+            return None
+        return SqliteDataVersion(database)
 
     def is_conflict(self, exc: sa.exc.DBAPIError) -> bool:
         return isinstance(exc, sa.exc.OperationalError) and "locked" in str(exc.orig)
@@ -98,6 +130,10 @@ class PostgresDialect:
 
     def is_conflict(self, exc: sa.exc.DBAPIError) -> bool:
         return getattr(exc.orig, "sqlstate", None) in self._CONFLICTS
+
+    def change_watcher(self, url: str) -> None:
+        """None: PostgreSQL has no cheap commit counter, so readers query each time."""
+        return None
 
     def exists(self, url: str) -> bool:
         return True  # the server says, on connecting
