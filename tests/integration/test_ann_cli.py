@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -23,22 +22,8 @@ def _invoke(*args):
 
 
 @pytest.fixture
-def project(tmp_path, write_communities):
-    write_communities(tmp_path, p_same=0.3, p_other=0.02)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        textwrap.dedent("""\
-        table: test/small
-        entities: [user]
-        data:
-          edges:
-            entity: user
-            path: edges.tsv
-            columns: {src: src, dst: dst, weight: weight}
-        algorithm: {name: spectral, params: {dim: 4, seed: 0}}
-    """)
-    )
-    return tmp_path
+def project(tmp_path, write_small_project):
+    return write_small_project(tmp_path, labelled=False)
 
 
 def test_run_records_the_index_and_map_and_publish_settings_skip_them(project, tmp_path):

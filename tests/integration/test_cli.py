@@ -6,7 +6,6 @@ Bad input must give one clear line, a non-zero exit, and leave the bank exactly 
 import json
 import os
 import sqlite3
-import textwrap
 
 import numpy as np
 import pytest
@@ -22,33 +21,15 @@ def _invoke(*args):
 
 
 @pytest.fixture
-def project(tmp_path, write_communities):
+def project(tmp_path, write_small_project):
     """Two planted communities of 40 users each, labelled, and a spec over them."""
-    write_communities(tmp_path, p_same=0.3, p_other=0.02)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(
-        textwrap.dedent("""\
-        table: test/small
-        description: Two planted communities
-        owner: tests
-        tags: [synthetic]
-        entities: [user]
-        data:
-          edges:
-            entity: user
-            path: edges.tsv
-            columns: {src: src, dst: dst, weight: weight}
-          labels:
-            entity: user
-            path: labels.tsv
-            columns: {key: node, label: topic}
-        algorithm: {name: spectral, params: {dim: 4, seed: 0}}
-        benchmarks:
-          - topic_prediction: {train_ratios: [0.5], splits: 2, n_jobs: 1}
-        gates: ["topic_prediction.macro_f1@50 >= 0.8"]
-    """)
-    )
-    return tmp_path
+    extra = """\
+description: Two planted communities
+owner: tests
+tags: [synthetic]
+gates: ["topic_prediction.macro_f1@50 >= 0.8"]
+"""
+    return write_small_project(tmp_path, extra=extra)
 
 
 def _bank_state(bank):

@@ -19,25 +19,6 @@ from embank.store.schema import versions
 
 runner = CliRunner()
 
-SPEC = """\
-table: test/small
-description: Two planted communities
-owner: tests
-entities: [user]
-data:
-  edges:
-    entity: user
-    path: edges.tsv
-    columns: {src: src, dst: dst, weight: weight}
-  labels:
-    entity: user
-    path: labels.tsv
-    columns: {key: node, label: topic}
-algorithm: {name: spectral, params: {dim: 4, seed: 0}}
-benchmarks:
-  - topic_prediction: {train_ratios: [0.5], splits: 2, n_jobs: 1}
-"""
-
 
 def _invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
@@ -49,11 +30,18 @@ def _json(*args):
     return json.loads(result.stdout)
 
 
+_WARM = "refresh: {warm_start: true}\n"
+
+
 @pytest.fixture
-def project(tmp_path, write_communities):
-    write_communities(tmp_path, p_same=0.3, p_other=0.02)
-    (tmp_path / "spec.yaml").write_text(SPEC + "refresh: {warm_start: true}\n")
-    return tmp_path
+def project(tmp_path, write_small_project):
+    extra = "description: Two planted communities\nowner: tests\n" + _WARM
+    return write_small_project(tmp_path, extra=extra)
+
+
+def _base_spec(project):
+    """The project's spec without its refresh section, to add another one."""
+    return (project / "spec.yaml").read_text().replace(_WARM, "")
 
 
 @pytest.fixture
@@ -131,7 +119,8 @@ def test_rotation_is_stored_as_an_artifact(bank):
 
 def test_failing_drift_gate_publishes_nothing_unless_new_space(bank, project):
     spec = project / "strict.yaml"
-    spec.write_text(SPEC + 'refresh: {gates: ["drift.overlap_at_10.median > 1.0"]}\n')
+    gate = "drift.overlap_at_10.median > 1.0"
+    spec.write_text(_base_spec(project) + f'refresh: {{gates: ["{gate}"]}}\n')
     refused = _invoke("refresh", "test/small", "--spec", spec, "--force", "--bank", bank)
     assert refused.exit_code == 4, refused.output
     assert "drift.overlap_at_10.median" in refused.output and "--new-space" in refused.output
@@ -153,7 +142,7 @@ def test_failing_drift_gate_publishes_nothing_unless_new_space(bank, project):
 def test_a_passing_drift_gate_against_the_seed_floor_keeps_the_space(bank, project):
     spec = project / "floor.yaml"
     gate = "drift.overlap_at_10.median >= 0.8 * seed_floor"
-    spec.write_text(SPEC + f'refresh: {{gates: ["{gate}"]}}\n')
+    spec.write_text(_base_spec(project) + f'refresh: {{gates: ["{gate}"]}}\n')
     done = _json("refresh", "test/small", "--spec", spec, "--force", "--bank", bank)
     assert done["space"] == "kept", done
     assert done["drift_gates"][0]["passed"] and done["seed_floor"] is not None
@@ -184,7 +173,7 @@ def test_lock_refuses_a_concurrent_refresh(bank):
 
 def test_due_selects_tables_whose_schedule_fired_since_their_last_refresh(bank, project):
     spec = project / "daily.yaml"
-    spec.write_text(SPEC + 'refresh: {schedule: "0 3 * * *"}\n')
+    spec.write_text(_base_spec(project) + 'refresh: {schedule: "0 3 * * *"}\n')
     assert (
         _invoke("refresh", "test/small", "--spec", spec, "--force", "--bank", bank).exit_code == 0
     )
@@ -232,7 +221,7 @@ def test_a_stochastic_algorithm_refreshes_every_time_against_its_seed_floor(proj
     spec = project / "walks.yaml"
     walks = "{dim: 8, walks_per_node: 4, walk_length: 20, window: 5, epochs: 1, seed: 0}"
     spec.write_text(
-        SPEC.replace(
+        _base_spec(project).replace(
             "{name: spectral, params: {dim: 4, seed: 0}}", f"{{name: node2vec, params: {walks}}}"
         )
         + "refresh: {warm_start: true}\n"
@@ -256,9 +245,11 @@ def test_cold_refresh_fits_without_warm_start_and_still_aligns(project):
     spec = project / "walks.yaml"
     walks = "{dim: 8, walks_per_node: 4, walk_length: 20, window: 5, epochs: 1, seed: 0}"
     spec.write_text(
-        SPEC.replace(
+        _base_spec(project)
+        .replace(
             "{name: spectral, params: {dim: 4, seed: 0}}", f"{{name: node2vec, params: {walks}}}"
-        ).replace("dim: 4", "dim: 8")
+        )
+        .replace("dim: 4", "dim: 8")
         + "refresh: {warm_start: true, seed_floor: false}\n"
     )
     other = project / "bank-walks"
