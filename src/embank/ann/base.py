@@ -241,6 +241,14 @@ class IndexBase(ABC):
             allowed_ids,
         )
 
+    def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` for queries the caller vouches for, with none of its checks:
+        C-contiguous float32 n x dim, finite, none zero under cosine (rows of the indexed
+        table itself, which publish checked), and 1 <= ``k`` <= :attr:`n_rows`; at the
+        index's own knob, no ``exclude`` or ``allowed``. The same answers as :meth:`search`.
+        """
+        return self._search(queries, k, None, None)
+
     @abstractmethod
     def _search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None, setting: int | None

@@ -50,6 +50,10 @@ class RowMappedIndex:
         self.inner = inner
         self.rows = rows
         self.entity = entity
+        # An entity's rows in a stored version are one contiguous range (rows are sorted
+        # by entity): index id -> table row is then an addition, not a look-up per id.
+        contiguous = len(rows) > 0 and int(rows[-1]) - int(rows[0]) == len(rows) - 1
+        self._first_row = int(rows[0]) if contiguous else None
 
     def __repr__(self) -> str:
         return f"<RowMappedIndex {self.entity} {self.inner!r}>"
@@ -113,6 +117,26 @@ class RowMappedIndex:
             queries, k, exclude=local_skip, allowed=local_allowed, ef=ef, nprobe=nprobe
         )
         return np.where(found >= 0, self.rows[np.maximum(found, 0)], -1), scores
+
+    def search_one(self, query: np.ndarray, k: int) -> tuple[list[int], list[float]]:
+        """Top-``k`` table rows for one query the caller vouches for, as plain lists, best
+        first (-1 / NaN where the index found fewer). ``query`` is a 1 x dim C-contiguous
+        float32 array, finite and not zero under cosine (a row of the table itself); ``k``
+        is at least 1. :meth:`search` without its checks and batch handling (a serving
+        request's ``neighbors(key)``): the same rows and scores."""
+        k = min(k, self.n_rows)
+        prepared = getattr(self.inner, "search_prepared", None)
+        if prepared is not None:
+            found, scores = prepared(query, k)
+        else:  # a kind without the unchecked entry point
+            found, scores = self.inner.search(query, k)
+        ids = found[0].tolist()
+        first = self._first_row
+        if first is not None:
+            rows = [i + first if i >= 0 else -1 for i in ids]
+        else:
+            rows = [int(self.rows[i]) if i >= 0 else -1 for i in ids]
+        return rows, scores[0].tolist()
 
     def _present(self, table_rows: np.ndarray) -> np.ndarray:
         ids = self.local(table_rows) if len(table_rows) else table_rows

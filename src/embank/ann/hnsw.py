@@ -117,9 +117,13 @@ class HnswlibIndex(IndexBase):
     ) -> tuple[np.ndarray, np.ndarray]:
         if allowed is not None and len(allowed) <= _BRUTE_FORCE_ALLOWED:
             return self._brute_force(queries, k, allowed)
-        ef = max(setting or self.ef, k)
-        if ef != self.ef:
-            self._graph.set_ef(ef)
+        # hnswlib walks with max(its ef, k) by itself, so the graph's ef only changes for
+        # an ef asked for this call, not for every k above it (two set_ef calls a query).
+        ef = self.ef
+        walk_ef = max(setting or ef, k)
+        change = walk_ef != max(ef, k)
+        if change:
+            self._graph.set_ef(walk_ef)
         keep = None
         if allowed is not None:
             keep = set(allowed.tolist()).__contains__
@@ -133,9 +137,17 @@ class HnswlibIndex(IndexBase):
             candidates = allowed if allowed is not None else np.arange(self.n_rows)
             return self._brute_force(queries, k, candidates)
         finally:
-            if ef != self.ef:
-                self._graph.set_ef(self.ef)
-        return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
+            if change:
+                self._graph.set_ef(ef)
+        return _answer(labels, distances)
+
+    def search_prepared(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        # :meth:`_search` with nothing to filter and the graph's own ef: the walk alone
+        try:
+            labels, distances = self._graph.knn_query(queries, k=k, num_threads=self.n_threads)
+        except RuntimeError:  # fewer than k found: _search scores exactly
+            return self._search(queries, k, None, None)
+        return _answer(labels, distances)
 
     def _brute_force(
         self, queries: np.ndarray, k: int, candidates: np.ndarray
@@ -161,6 +173,12 @@ class HnswlibIndex(IndexBase):
         graph = hnswlib.Index(space=space, dim=int(meta["dim"]))
         graph.load_index(str(folder / INDEX_FILE))
         return cls(graph, meta["metric"], params)
+
+
+def _answer(labels: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """hnswlib's (uint64 labels, float32 distances) as (int64 rows, float32 scores)."""
+    scores = np.subtract(1.0, distances, out=distances)  # float32 arithmetic, as 1.0 - d
+    return labels.astype(np.int64), scores
 
 
 index_kinds.register("hnswlib", HnswlibIndex)

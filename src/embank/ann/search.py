@@ -19,7 +19,7 @@ from embank.ann.checks import check_k
 if TYPE_CHECKING:
     from embank.store.embedding import Embedding
 
-__all__ = ["search_version"]
+__all__ = ["search_row", "search_version"]
 
 
 def search_version(
@@ -64,7 +64,13 @@ def _search_entity(
     if ann is None:
         return exact.search(queries, k, span, exclude)
     if len(queries) == 1:
-        return _one_query(ann, exact, queries, k, span, exclude[0] if exclude else set())
+        rows_1, scores_1 = _one_query(
+            ann, exact, queries, k, span, exclude[0] if exclude else set()
+        )
+        return (
+            np.array(rows_1, dtype=np.int64).reshape(1, -1),
+            np.array(scores_1, dtype=np.float32).reshape(1, -1),
+        )
     lo, hi = span
     n_skipped = np.array(
         [sum(1 for r in s if lo <= r < hi) for s in exclude] if exclude else [0] * len(queries)
@@ -89,25 +95,59 @@ def _search_entity(
     return rows, scores
 
 
+def search_row(
+    embedding: Embedding, query: np.ndarray, k: int, target: str | None, skip: set[int]
+) -> tuple[list[int], list[float]]:
+    """:func:`search_version` for one query that is a row of ``embedding`` itself (what
+    ``neighbors(key)`` asks), as plain lists: rows and scores, best first, -1 / NaN padded
+    as there. ``query`` is 1 x dim float32; publish checked that it is finite and (under
+    cosine) not zero, so the saved index is searched without checking it again and without
+    the batch bookkeeping. ``target`` must be one of the version's entity types or None;
+    ``skip`` holds table rows. The same answers as :func:`search_version`."""
+    k = check_k(k)
+    ranges = embedding.local.entity_ranges
+    saved = embedding.saved_index()
+    entity = target if target is not None or len(ranges) != 1 else next(iter(ranges))
+    ann = saved.ann(entity) if saved is not None and entity is not None else None
+    if ann is None:  # exact search, or several entity types to merge
+        found, scores = search_version(embedding, query, k, target, [skip])
+        return found[0].tolist(), scores[0].tolist()
+    return _one_query(ann, embedding._index, query, k, ranges[entity], skip, trusted=True)
+
+
 def _one_query(
-    ann: Any, exact: Any, query: np.ndarray, k: int, span: tuple[int, int], skip: set[int]
-) -> tuple[np.ndarray, np.ndarray]:
+    ann: Any,
+    exact: Any,
+    query: np.ndarray,
+    k: int,
+    span: tuple[int, int],
+    skip: set[int],
+    *,
+    trusted: bool = False,
+) -> tuple[list[int], list[float]]:
     """:func:`_search_entity` for one query (a serving request), in plain lists: the same
-    over-fetch, filter and exact fallback without the batch bookkeeping."""
+    over-fetch, filter and exact fallback without the batch bookkeeping. ``trusted``: the
+    query is a row of the table (see :func:`search_row`), so the index skips its checks."""
     lo, hi = span
     n_skipped = sum(1 for r in skip if lo <= r < hi)
-    rows, scores = ann.search(query, min(k + n_skipped, hi - lo))
-    kept = [
-        (r, s)
-        for r, s in zip(rows[0].tolist(), scores[0].tolist(), strict=True)
-        if r >= 0 and r not in skip
-    ][:k]
-    if len(kept) < min(k, hi - lo - n_skipped):  # the graph walk missed some
-        return exact.search(query, k, span, [skip])
-    return (
-        np.array([r for r, _ in kept], dtype=np.int64).reshape(1, -1),
-        np.array([s for _, s in kept], dtype=np.float32).reshape(1, -1),
-    )
+    fetch = min(k + n_skipped, hi - lo)
+    if trusted:
+        rows, scores = ann.search_one(query, fetch)
+    else:
+        found, found_scores = ann.search(query, fetch)
+        rows, scores = found[0].tolist(), found_scores[0].tolist()
+    kept_rows: list[int] = []
+    kept_scores: list[float] = []
+    for r, s in zip(rows, scores, strict=True):
+        if r >= 0 and r not in skip:
+            kept_rows.append(r)
+            kept_scores.append(s)
+            if len(kept_rows) == k:
+                break
+    if len(kept_rows) < min(k, hi - lo - n_skipped):  # the graph walk missed some
+        found, found_scores = exact.search(query, k, span, [skip])
+        return found[0].tolist(), found_scores[0].tolist()
+    return kept_rows, kept_scores
 
 
 def _dropped(

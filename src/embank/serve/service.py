@@ -55,6 +55,11 @@ class Service:
         if found is not None:
             return found
         embedding = self.bank.get(resolved.ref)
+        if self.local_reads:
+            # Built here, in the caller's worker thread: requests for an open version may
+            # be answered on the event loop, which a first key index (~1 s a million
+            # keys) would stall.
+            _ = embedding.local.key_index
         with self._lock:
             embedding = self._open.setdefault(resolved.version_id, embedding)
             self._open.move_to_end(resolved.version_id)

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from embank.ann.exact import ExactIndex
 from embank.ann.relations import RelationQuery, relation_operators, relation_query
-from embank.ann.search import search_version
+from embank.ann.search import search_row, search_version
 from embank.benchmarks.base import BenchmarkInputs
 from embank.data.graph import Labels
 from embank.errors import MixedSpacesError, NotFoundError, UsageError, ValidationError
@@ -115,6 +115,12 @@ class Embedding:
     @property
     def _matrix(self) -> np.ndarray:
         return self.local.matrix
+
+    @cached_property
+    def _rows_view(self) -> np.ndarray:
+        # the memory map as a plain ndarray: slicing a np.memmap runs its Python
+        # __getitem__ and __array_finalize__ (~2 µs of a one-row query)
+        return np.asarray(self._matrix)
 
     @property
     def _entity_ranges(self) -> dict[str, tuple[int, int]]:
@@ -217,6 +223,20 @@ class Embedding:
             )
         return self._saved_index
 
+    def searches_quickly(self, max_exact_values: int) -> bool:
+        """Whether a neighbour query would now run without I/O and in about a millisecond
+        at most: the saved index is loaded, or the version's matrix has at most
+        ``max_exact_values`` values (rows x dim, searched exactly until an index loads)
+        and it is not due to look for its index (:meth:`saved_index` reads the registry,
+        then the index files)."""
+        if self._saved_index is not None:
+            return True
+        due = (
+            self.saved_index_loader is not None
+            and time.monotonic() - self._saved_index_checked_at >= INDEX_RECHECK_S
+        )
+        return not due and self.n_rows * self.dim <= max_exact_values
+
     def neighbors(
         self,
         key: object,
@@ -235,21 +255,23 @@ class Embedding:
         relation's other end. Uses the version's saved index once it has one.
         """
         entity = self._entity_of(entity)
-        row = self.rows([key], entity)[0]
+        row = self.local.row_of(entity, key if type(key) is str else key_text(key))
         if row < 0:
             raise NotFoundError(
                 f"key {key_text(key)!r} ({entity}) is not in {self.name}@{self.version}"
             )
-        query = np.asarray(self._matrix[row], dtype=np.float32)
-        shift = 0.0
-        if relation is not None:
-            moved = self._through(relation, query, entity)
-            query, shift, target = moved.vector, moved.score_shift, target or moved.target
-        skip = {int(row)}
-        target_entity = target or entity
+        query = np.asarray(self._rows_view[row : row + 1], dtype=np.float32)  # 1 x dim
+        if relation is None:
+            skip = {row}
+            if exclude:
+                skip |= {int(r) for r in self.rows(exclude, target or entity) if r >= 0}
+            return self._search_row(query, k, target, skip)
+        moved = self._through(relation, query[0], entity)
+        target = target or moved.target
+        skip = {row}
         if exclude:
-            skip |= {int(r) for r in self.rows(exclude, target_entity) if r >= 0}
-        return self._search(query, k, target, skip, shift)
+            skip |= {int(r) for r in self.rows(exclude, target or entity) if r >= 0}
+        return self._search(moved.vector, k, target, skip, moved.score_shift)
 
     def _through(self, relation: str, query: np.ndarray, entity: str | None) -> RelationQuery:
         operators = relation_operators(self.version_info.lineage)
@@ -300,12 +322,30 @@ class Embedding:
         if target is not None:
             target = self._entity_of(target)
         found, scores = search_version(self, query[None, :], k, target, [skip])
+        return self._neighbors_of(found[0].tolist(), scores[0].tolist(), shift)
+
+    def _search_row(
+        self, query: np.ndarray, k: int, target: str | None, skip: set[int]
+    ) -> list[Neighbor]:
+        """:meth:`_search` for ``query`` = one of the version's own rows (1 x dim): its
+        dimension, finiteness and (cosine) non-zero norm were checked at publish."""
+        if k < 1:
+            raise ValidationError(f"k must be at least 1, got {k}")
+        if target is not None:
+            target = self._entity_of(target)
+        found, scores = search_row(self, query, k, target, skip)
+        return self._neighbors_of(found, scores, 0.0)
+
+    def _neighbors_of(self, rows: list[int], scores: list[float], shift: float) -> list[Neighbor]:
+        """``Neighbor`` objects of the found ``rows``, skipping -1 padding."""
         keys, entities = self.keys, self.entities
-        # model_construct: the fields come from the version itself (str keys and entity
-        # types, float scores); validating them again cost a third of a query's time
+        # pydantic-core's validator on a dict measured ~1 µs an object here, against 1-2 µs
+        # for Neighbor(...) and ~3 µs for model_construct (a per-field loop in Python),
+        # which was over a quarter of a neighbors(key) call in a profile with k=10.
+        validate = Neighbor.__pydantic_validator__.validate_python
         return [
-            Neighbor.model_construct(entity=entities[r], key=keys[r], score=s + shift)
-            for r, s in zip(found[0].tolist(), scores[0].tolist(), strict=True)
+            validate({"entity": entities[r], "key": keys[r], "score": s + shift})
+            for r, s in zip(rows, scores, strict=True)
             if r >= 0
         ]
 

@@ -85,6 +85,11 @@ class LocalVersion:
             for key, row in index.items()
         }
 
+    def row_of(self, entity: str, key: str) -> int:
+        """The row of one key (its canonical text) of one entity type; -1 when absent."""
+        index = self.key_index.get(entity)
+        return -1 if index is None else index.get(key, -1)
+
     def rows_of(self, entity: str, keys: Sequence[str]) -> np.ndarray:
         """Row ids of ``keys`` of one entity type, int64, -1 where absent."""
         index = self.key_index.get(entity)

@@ -62,3 +62,25 @@ def test_http_neighbors_through_a_relation_equal_python(client, bank):
         json={"key": "u3", "entity": "user", "k": 5, "relation": "follows"},
     )
     assert missing.status_code == 404 and "likes" in missing.text
+
+
+def test_neighbors_run_inline_only_when_quick(client, bank, monkeypatch):
+    """An open version with a loaded index, or small enough to scan, answers on the event
+    loop; otherwise (not open yet, or a large scan) the search runs in a worker thread."""
+    from embank.serve.routes import vectors
+
+    hops = []
+
+    async def counted(func, *args):
+        hops.append(func.__name__)
+        return func(*args)
+
+    monkeypatch.setattr(vectors, "run_in_threadpool", counted)
+    first = client.post(NEIGHBORS, json={"key": "u0", "k": 3})
+    assert first.status_code == 200 and hops == ["embedding", "_neighbors_answer"]
+    hops.clear()
+    again = client.post(NEIGHBORS, json={"key": "u0", "k": 3})  # open now, 120 x 8 rows
+    assert again.json() == first.json() and hops == []
+    monkeypatch.setattr(vectors, "INLINE_EXACT_VALUES", 100)  # as if the table were large
+    client.post(NEIGHBORS, json={"key": "u0", "k": 3})
+    assert hops == ["embedding", "_neighbors_answer"]

@@ -141,7 +141,7 @@ def explore(
             key=key, k=k, entity=entity or None, target=target or None, version=v or None
         )
         try:
-            result = vectors.neighbors(ns, name, body, Response(), service)
+            result = vectors.neighbors_answer(ns, name, body, Response(), service)
         except EmbankError as exc:
             error = str(exc)
     try:
