@@ -51,8 +51,7 @@ def tables_table(rows: list[TableInfo]) -> Table:
     from embank.store.freshness import age_text
 
     now = dt.datetime.now(dt.UTC)
-    table = Table(box=None, header_style="bold")
-    for column in (
+    columns = [
         "table",
         "latest",
         "versions",
@@ -63,23 +62,36 @@ def tables_table(rows: list[TableInfo]) -> Table:
         "metric",
         "owner",
         "description",
-    ):
-        table.add_column(column)
+    ]
+    cells = []
     for info in rows:
         published = info.latest_published_at
         age = (now - published).total_seconds() if published is not None else None
-        table.add_row(
-            info.name,
-            str(info.latest_version or "-"),
-            str(info.n_versions),
-            age_text(age),
-            info.last_refresh.outcome if info.last_refresh is not None else "-",
-            ",".join(info.entities),
-            str(info.dim),
-            info.metric,
-            info.owner,
-            info.description[:60],
+        cells.append(
+            [
+                info.name,
+                str(info.latest_version or "-"),
+                str(info.n_versions),
+                age_text(age),
+                info.last_refresh.outcome if info.last_refresh is not None else "-",
+                ",".join(info.entities),
+                str(info.dim),
+                info.metric,
+                info.owner,
+                info.description,
+            ]
         )
+    # The description gives way: cut (with an ellipsis) to what the terminal has left, so
+    # each table stays one readable line; the other columns keep their natural width.
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) + 2 for i, c in enumerate(columns)]
+    room = max(out.width - sum(widths[:-1]) - 2, len("description"))
+    table = Table(box=None, header_style="bold")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in cells:
+        text = row[-1]
+        row[-1] = text if len(text) <= room else text[: room - 1] + "…"
+        table.add_row(*row)
     return table
 
 
