@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -36,13 +37,26 @@ err = Console(stderr=True, highlight=False)
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
+    """``value`` as JSON that any parser reads: a figure that could not be measured (NaN,
+    infinite) is ``null``, as pydantic writes it, never the non-standard ``NaN``."""
     if isinstance(value, BaseModel):
         text = value.model_dump_json(indent=2)
     elif isinstance(value, dict):
-        text = json.dumps(value, indent=2, default=str)
+        text = json.dumps(_finite(value), indent=2, default=str, allow_nan=False)
     else:
-        text = json.dumps([v.model_dump(mode="json") for v in value], indent=2)
+        dumped = [v.model_dump(mode="json") for v in value]
+        text = json.dumps(_finite(dumped), indent=2, allow_nan=False)
     out.print(text, markup=False, soft_wrap=True)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def tables_table(rows: list[TableInfo]) -> Table:
