@@ -32,7 +32,9 @@ from embank.plugins import PluginRegistry
 from embank.progress import Task
 
 __all__ = [
+    "MAX_EF",
     "META_FILE",
+    "HnswEfKnob",
     "Index",
     "IndexBase",
     "IndexParams",
@@ -163,6 +165,33 @@ def parse_params(model: type[P], params: P | dict[str, Any] | None) -> P:
 
 
 # -- the shared implementation ----------------------------------------------------------
+
+
+#: the largest search ``ef`` the HNSW kinds accept
+MAX_EF = 4096
+
+
+class HnswEfKnob:
+    """The ``ef`` search knob of an HNSW graph (hnswlib's or faiss's), kept in the index's
+    params; a kind whose library holds its own copy overrides :meth:`_ef_changed`."""
+
+    _params: IndexParams
+    n_rows: int
+
+    @property
+    def ef(self) -> int:
+        return int(self._params.ef)  # type: ignore[attr-defined]
+
+    @ef.setter
+    def ef(self, value: int) -> None:
+        self._params = self._params.model_copy(update={"ef": int(value)})
+        self._ef_changed(int(value))
+
+    def _ef_changed(self, value: int) -> None:
+        """Nothing to do where ``ef`` is read from the params at each search."""
+
+    def knob_bounds(self, k: int) -> tuple[int, int]:
+        return (k, max(k, min(MAX_EF, self.n_rows)))
 
 
 class IndexBase(ABC):

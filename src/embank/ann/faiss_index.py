@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from pydantic import Field
 
-from embank.ann.base import IndexBase, IndexParams, index_kinds, parse_params
+from embank.ann.base import MAX_EF, HnswEfKnob, IndexBase, IndexParams, index_kinds, parse_params
 from embank.ann.checks import brute_force_top, check_metric, check_vectors, normalized
 from embank.errors import MissingExtraError, ValidationError
 from embank.progress import Task
@@ -35,7 +35,6 @@ INDEX_FILE = "faiss.index"
 VECTORS_FILE = "vectors.npy"
 _BRUTE_FORCE_ALLOWED = 4096
 _ADD_CHUNK_ROWS = 50_000
-_MAX_EF = 4096
 
 
 def import_faiss() -> Any:
@@ -118,12 +117,10 @@ class FaissHnswParams(IndexParams):
     ef_construction: int = Field(
         100, ge=8, le=4096, description="Candidate list size while building: quality vs time."
     )
-    ef: int = Field(
-        64, ge=1, le=_MAX_EF, description="Candidate list size while searching (tuned)."
-    )
+    ef: int = Field(64, ge=1, le=MAX_EF, description="Candidate list size while searching (tuned).")
 
 
-class FaissHnswIndex(_FaissIndex):
+class FaissHnswIndex(HnswEfKnob, _FaissIndex):
     """faiss ``IndexHNSWFlat`` by inner product; ``ef`` is the search knob."""
 
     kind: ClassVar[str] = "faiss-hnsw"
@@ -151,17 +148,6 @@ class FaissHnswIndex(_FaissIndex):
         index._add(index._rows_to_add(vectors), n_threads, task)
         index.set_num_threads(n_threads)
         return index
-
-    @property
-    def ef(self) -> int:
-        return int(self._params.ef)  # type: ignore[attr-defined]
-
-    @ef.setter
-    def ef(self, value: int) -> None:
-        self._params = self._params.model_copy(update={"ef": int(value)})
-
-    def knob_bounds(self, k: int) -> tuple[int, int]:
-        return (k, max(k, min(_MAX_EF, self.n_rows)))
 
     def _search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None, setting: int | None

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from pydantic import Field
 
-from embank.ann.base import IndexBase, IndexParams, index_kinds, parse_params
+from embank.ann.base import MAX_EF, HnswEfKnob, IndexBase, IndexParams, index_kinds, parse_params
 from embank.ann.checks import brute_force_top, check_metric, check_vectors, normalized
 from embank.errors import MissingExtraError
 from embank.progress import Task
@@ -25,7 +25,6 @@ INDEX_FILE = "hnsw.bin"
 # With so few allowed rows, scoring them all beats walking the graph with a filter.
 _BRUTE_FORCE_ALLOWED = 4096
 _ADD_CHUNK_ROWS = 50_000
-_MAX_EF = 4096
 
 
 class HnswParams(IndexParams):
@@ -35,9 +34,7 @@ class HnswParams(IndexParams):
     ef_construction: int = Field(
         100, ge=8, le=4096, description="Candidate list size while building: quality vs time."
     )
-    ef: int = Field(
-        64, ge=1, le=_MAX_EF, description="Candidate list size while searching (tuned)."
-    )
+    ef: int = Field(64, ge=1, le=MAX_EF, description="Candidate list size while searching (tuned).")
     seed: int = Field(0, ge=0, description="Random seed of the level assignment.")
 
 
@@ -51,7 +48,7 @@ def _hnswlib() -> Any:
     return hnswlib
 
 
-class HnswlibIndex(IndexBase):
+class HnswlibIndex(HnswEfKnob, IndexBase):
     """An hnswlib HNSW graph over the rows; ``ef`` is the search knob."""
 
     kind: ClassVar[str] = "hnswlib"
@@ -96,17 +93,8 @@ class HnswlibIndex(IndexBase):
         index.set_num_threads(n_threads)
         return index
 
-    @property
-    def ef(self) -> int:
-        return int(self._params.ef)  # type: ignore[attr-defined]
-
-    @ef.setter
-    def ef(self, value: int) -> None:
-        self._params = self._params.model_copy(update={"ef": int(value)})
-        self._graph.set_ef(int(value))
-
-    def knob_bounds(self, k: int) -> tuple[int, int]:
-        return (k, max(k, min(_MAX_EF, self.n_rows)))
+    def _ef_changed(self, value: int) -> None:
+        self._graph.set_ef(value)
 
     def set_num_threads(self, n_threads: int) -> None:
         super().set_num_threads(n_threads)

@@ -59,6 +59,7 @@ from embank.pipeline.run import (
     benchmark_inputs,
     build_artifacts,
     input_fingerprint,
+    publish_spec_version,
     run_benchmarks,
 )
 from embank.progress import NullProgress, Progress
@@ -329,24 +330,19 @@ def _refresh(
     drift_results = [drift_result(report, timings["drift"])] if report else []
     _check_still_latest(bank, name, previous)
     start = time.perf_counter()
-    with progress.task(f"publishing {name}"):
-        embedding = bank.publish(
-            name,
-            vectors,
-            metric=spec.publish.metric,
-            description=spec.description,
-            owner=spec.owner,
-            tags=spec.tags,
-            entities=spec.entities,
-            inputs=inputs,
-            results=[*results, *drift_results],
-            spec=spec_json,
-            lineage=lineage,
-            aliases=spec.publish.aliases,
-            input_fingerprint=fingerprint,
-            audit=audit,
-            space_id=previous.space_id if previous is not None and space == "kept" else None,
-        )
+    embedding = publish_spec_version(
+        bank,
+        spec,
+        vectors,
+        progress,
+        inputs=inputs,
+        results=[*results, *drift_results],
+        spec_json=spec_json,
+        lineage=lineage,
+        input_fingerprint=fingerprint,
+        audit=audit,
+        space_id=previous.space_id if previous is not None and space == "kept" else None,
+    )
     timings["publish"] = time.perf_counter() - start
     store_artifacts(bank, embedding, alignment, floor)
     # the map and the ANN index, as after every publish

@@ -93,9 +93,45 @@ def run_spec(
         return result
 
     lineage = base_lineage(loaded, dataset, algorithm, outcomes, timings)
+    spec_json = spec.model_dump(mode="json")
     start = time.perf_counter()
+    embedding = publish_spec_version(
+        bank,
+        spec,
+        vectors,
+        progress,
+        inputs=inputs,
+        results=results,
+        spec_json=spec_json,
+        lineage=lineage,
+        input_fingerprint=input_fingerprint(dataset, spec_json),
+        audit=_forced(failed),
+    )
+    result.embedding = embedding
+    timings["publish"] = time.perf_counter() - start
+    timings.update(build_artifacts(bank, embedding, spec.publish, progress))
+    return result
+
+
+def publish_spec_version(
+    bank: Bank,
+    spec: Spec,
+    vectors: VectorTable,
+    progress: Progress,
+    *,
+    inputs: BenchmarkInputs,
+    results: list[TaskResult],
+    spec_json: dict[str, Any],
+    lineage: dict[str, Any],
+    input_fingerprint: str,
+    audit: dict[str, Any],
+    space_id: str | None = None,
+) -> Embedding:
+    """Publish ``vectors`` as the next version of the spec's table, with the spec's table
+    settings (metric, description, owner, tags, entities, aliases): what ``run`` and
+    ``refresh`` both commit."""
     with progress.task(f"publishing {spec.table}"):
-        embedding = bank.publish(
+        return bank.publish(
             spec.table,
             vectors,
             metric=spec.publish.metric,
@@ -105,16 +141,13 @@ def run_spec(
             entities=spec.entities,
             inputs=inputs,
             results=results,
-            spec=spec.model_dump(mode="json"),
+            spec=spec_json,
             lineage=lineage,
             aliases=spec.publish.aliases,
-            input_fingerprint=input_fingerprint(dataset, spec.model_dump(mode="json")),
-            audit=_forced(failed),
+            input_fingerprint=input_fingerprint,
+            audit=audit,
+            space_id=space_id,
         )
-    result.embedding = embedding
-    timings["publish"] = time.perf_counter() - start
-    timings.update(build_artifacts(bank, embedding, spec.publish, progress))
-    return result
 
 
 def benchmark_inputs(dataset: Dataset) -> BenchmarkInputs:

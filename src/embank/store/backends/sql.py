@@ -43,8 +43,9 @@ def normalise_url(url: str) -> str:
 
 class SqliteDataVersion:
     """``PRAGMA data_version`` on a connection of its own, which never writes: its value
-    changes whenever any other connection (of any process) commits to the database. ~20 µs,
-    against ~0.3 ms for a query through a pooled connection."""
+    changes whenever any other connection (of any process) commits to the database. A
+    resolve that reads only this takes ~13 µs, against ~0.15 ms for the prebuilt query and
+    ~0.86 ms for the three-query resolution (measured in process)."""
 
     def __init__(self, database: str) -> None:
         self._conn = sqlite3.connect(database, check_same_thread=False, timeout=LOCK_TIMEOUT_S)
